@@ -52,9 +52,16 @@ IMAGE_FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "blended": (
         Field("blend_noisy", "float32", "uJy/pixel", "central + neighbour + Gaussian noise"),
-        Field("central_noiseless", "float32", "uJy/pixel", "central galaxy, noiseless (the target)"),
+        Field(
+            "central_noiseless", "float32", "uJy/pixel", "central galaxy, noiseless (the target)"
+        ),
         Field("neighbour_noiseless", "float32", "uJy/pixel", "neighbour galaxy, noiseless"),
-        Field("central_noisy", "float32", "uJy/pixel", "central galaxy alone with its own noise"),
+        Field(
+            "central_noisy",
+            "float32",
+            "uJy/pixel",
+            "central galaxy alone + the blend's noise field",
+        ),
     ),
 }
 
@@ -70,7 +77,9 @@ GALAXY_TRUTH: tuple[Field, ...] = (
     Field("bulge_hlr_arcsec", "float64", "arcsec", "bulge half-light radius (semi-major axis)"),
     Field("disk_q", "float64", "", "disk axis ratio b/a"),
     Field("bulge_q", "float64", "", "bulge axis ratio b/a"),
-    Field("angle_deg", "float64", "deg", "position angle, counter-clockwise from the +x pixel axis"),
+    Field(
+        "angle_deg", "float64", "deg", "position angle, counter-clockwise from the +x pixel axis"
+    ),
     Field("offset_x_pix", "float64", "pixel", "galaxy centre minus stamp centre, x"),
     Field("offset_y_pix", "float64", "pixel", "galaxy centre minus stamp centre, y"),
 )

@@ -1,0 +1,131 @@
+"""Configuration of a simulated data set, saved as JSON in its manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from data_generation.catalog import DEFAULT_BAND
+from data_generation.instrument import VISInstrumentConfig
+from data_generation.schema import check_kind
+
+MORPHOLOGIES = ("analytic",)
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """What a data set holds and how it was drawn.
+
+    Attributes
+    ----------
+    kind : {"isolated", "blended"}
+        Isolated stamps (stage-1 training) or blended pairs (stage 2).
+    n_stamps : int
+        Number of examples.
+    seed : int
+        Master seed: fixes the built-in catalogue, the choice of galaxies, offsets,
+        neighbours and noise, independently of the number of worker processes.
+    stamp_size : int
+        Side of the square stamps, pixels (64).
+    central_mag_range : (float, float)
+        VIS AB magnitudes ``[bright, faint)`` of the central galaxies (18, 25.5).
+    neighbour_mag_range : (float, float)
+        VIS AB magnitudes ``[bright, faint)`` of the neighbours (18, 26.5).
+    annulus_arcsec : (float, float)
+        Inner and outer radius of the annulus the neighbour is placed in, arcsec
+        (0.6, 2.4), i.e. 6 to 24 pixels from the central galaxy.
+    max_centre_offset_pix : float
+        Sub-pixel jitter of the central galaxy around the stamp centre, pixels (0.5).
+    shard_size : int
+        Examples per TFRecord shard (1000).
+    catalogue : str or None
+        EGG FITS catalogue to draw galaxies from; ``None`` for the built-in EGG-recipe
+        generator, whose catalogue is written into the output folder.
+    band : str
+        Band name in the catalogue (``"euclid-vis"``).
+    morphology : {"analytic"}
+        Galaxy model: double Sersic (bulge n=4 + disk n=1).
+    instrument : VISInstrumentConfig
+        Pixels, PSF and noise.
+    """
+
+    kind: str
+    n_stamps: int
+    seed: int = 0
+    stamp_size: int = 64
+    central_mag_range: tuple[float, float] = (18.0, 25.5)
+    neighbour_mag_range: tuple[float, float] = (18.0, 26.5)
+    annulus_arcsec: tuple[float, float] = (0.6, 2.4)
+    max_centre_offset_pix: float = 0.5
+    shard_size: int = 1000
+    catalogue: str | None = None
+    band: str = DEFAULT_BAND
+    morphology: str = "analytic"
+    instrument: VISInstrumentConfig = field(default_factory=VISInstrumentConfig)
+
+    def __post_init__(self) -> None:
+        check_kind(self.kind)
+        for name in ("n_stamps", "shard_size", "stamp_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.stamp_size < 16:
+            raise ValueError(f"stamp_size must be at least 16 pixels, got {self.stamp_size}")
+        for name in ("central_mag_range", "neighbour_mag_range", "annulus_arcsec"):
+            low, high = getattr(self, name)
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"{name} must be an increasing pair of numbers, got {(low, high)}")
+        r_min, r_max = self.annulus_arcsec
+        if r_min < 0:
+            raise ValueError(f"annulus_arcsec inner radius must be >= 0 arcsec, got {r_min}")
+        if not 0 <= self.max_centre_offset_pix <= self.stamp_size / 4:
+            raise ValueError(
+                f"max_centre_offset_pix must be in [0, {self.stamp_size / 4}] pixels, "
+                f"got {self.max_centre_offset_pix}"
+            )
+        if self.morphology not in MORPHOLOGIES:
+            raise ValueError(
+                f"morphology {self.morphology!r} is not available; choose one of "
+                f"{', '.join(MORPHOLOGIES)}"
+            )
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+
+    @property
+    def n_shards(self) -> int:
+        """Number of shards: ``ceil(n_stamps / shard_size)``."""
+        return -(-self.n_stamps // self.shard_size)
+
+    def shard_bounds(self, index: int) -> tuple[int, int]:
+        """Example indices ``[start, stop)`` of shard ``index``."""
+        start = index * self.shard_size
+        return start, min(start + self.shard_size, self.n_stamps)
+
+    @property
+    def mag_limit_vis(self) -> float:
+        """Faintest VIS magnitude any galaxy of the data set can have."""
+        return max(self.central_mag_range[1], self.neighbour_mag_range[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (tuples become lists)."""
+        values = dataclasses.asdict(self)
+        for name in ("central_mag_range", "neighbour_mag_range", "annulus_arcsec"):
+            values[name] = list(values[name])
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GenerationConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown generation parameter(s) {unknown}; known: {sorted(known)}")
+        values = dict(values)
+        for name in ("central_mag_range", "neighbour_mag_range", "annulus_arcsec"):
+            if name in values:
+                values[name] = tuple(values[name])
+        if "instrument" in values:
+            values["instrument"] = VISInstrumentConfig.from_dict(values["instrument"])
+        return cls(**values)
