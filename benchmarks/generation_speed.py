@@ -2,7 +2,11 @@
 
 Prints, for isolated and for blended stamps:
 
-* stamps per second with one worker process (per core) and with ``--workers``;
+* stamps per second with one worker process (per core) and with ``--workers``,
+  in the steady state, from the time each worker spent on its shards
+  (``GenerationSummary.shard_seconds``): ``workers * n / sum(shard seconds)``.
+  The fixed start-up (spawning workers that import TensorFlow to write TFRecords,
+  reading the catalogue) is the rest of the wall-clock time, reported apart;
 * the baseline measured in the same run: GalSim alone drawing the same central
   galaxies (no noise, no neighbour, no serialisation), and the pipeline's cost as
   a ratio to it;
@@ -37,14 +41,23 @@ PAPER_SET = 150_000
 GOAL_SECONDS = 600.0
 
 
-def time_generation(kind: str, n: int, workers: int, catalogue: Path, root: Path) -> float:
-    """Stamps per second of a full ``generate`` run (process start-up included)."""
-    cfg = GenerationConfig(kind=kind, n_stamps=n, seed=1, shard_size=max(1, n // (2 * workers)),
-                           catalogue=str(catalogue))
-    out = root / f"{kind}-{workers}"
+def time_generation(
+    kind: str, n: int, workers: int, catalogue: Path, root: Path
+) -> tuple[float, float]:
+    """Steady-state stamps per second and start-up seconds of a ``generate`` run."""
+    cfg = GenerationConfig(
+        kind=kind,
+        n_stamps=n,
+        seed=1,
+        shard_size=max(1, n // (4 * workers)),
+        catalogue=str(catalogue),
+    )
+    out = root / f"{kind}-{workers}-{n}"
     start = time.perf_counter()
-    generate_dataset(cfg, out, workers=workers, progress=False)
-    return n / (time.perf_counter() - start)
+    summary = generate_dataset(cfg, out, workers=workers, progress=False)
+    wall = time.perf_counter() - start
+    rate = workers * n / sum(summary.shard_seconds)
+    return rate, max(0.0, wall - n / rate)
 
 
 def time_galsim_baseline(n: int, catalogue: Path) -> float:
@@ -78,23 +91,26 @@ def main() -> None:
         baseline = time_galsim_baseline(args.n_stamps, catalogue)
         print(f"cores: {os.cpu_count()}, stamps per run: {args.n_stamps}")
         print(f"baseline, GalSim drawing the central galaxy only: {baseline:8.1f} stamps/s")
-        rates = {}
+        rates, startup = {}, {}
         for kind in ("isolated", "blended"):
             for workers in sorted({1, args.workers}):
-                rate = time_generation(kind, args.n_stamps, workers, catalogue, root)
+                rate, seconds = time_generation(kind, args.n_stamps, workers, catalogue, root)
                 rates[kind, workers] = rate
+                startup[kind, workers] = seconds
                 print(
-                    f"{kind:9s} workers={workers}: {rate:8.1f} stamps/s "
-                    f"({rate / workers:7.1f} per core; {baseline / rate * workers:4.2f}x the "
-                    "per-core cost of the baseline)"
+                    f"{kind:9s} workers={workers}: {rate:8.1f} stamps/s steady "
+                    f"({rate / workers:7.1f} per core, {baseline / rate * workers:4.2f}x the "
+                    f"per-core cost of the baseline); start-up {startup[kind, workers]:.1f} s"
                 )
         w = args.workers
-        projected = PAPER_SET / 2 / rates["isolated", w] + PAPER_SET / 2 / rates["blended", w]
+        projected = sum(
+            startup[kind, w] + PAPER_SET / 2 / rates[kind, w] for kind in ("isolated", "blended")
+        )
         verdict = "meets" if projected <= GOAL_SECONDS else "MISSES"
         print(
             f"projected, {PAPER_SET} images (75,000 isolated + 75,000 blended) with "
             f"{w} workers: {projected / 60:.1f} min; goal {GOAL_SECONDS / 60:.0f} min: {verdict} "
-            f"(ratio {projected / GOAL_SECONDS:.2f})"
+            f"(ratio to goal {projected / GOAL_SECONDS:.2f})"
         )
 
 

@@ -123,7 +123,7 @@ def make_blended_example(
     renderer: StampRenderer,
     rng: np.random.Generator,
     noise_sigma_uJy: float,
-    annulus_arcsec: tuple[float, float] = (0.6, 2.4),
+    annulus_arcsec: tuple[float, float] = (0.3, 1.6),
     max_offset_pix: float = 0.5,
 ) -> dict[str, np.ndarray | float | int]:
     """One blended pair: the central galaxy plus a neighbour in an annulus around it.

@@ -35,7 +35,10 @@ class GenerationConfig:
         VIS AB magnitudes ``[bright, faint)`` of the neighbours (18, 26.5).
     annulus_arcsec : (float, float)
         Inner and outer radius of the annulus the neighbour is placed in, arcsec
-        (0.6, 2.4), i.e. 6 to 24 pixels from the central galaxy.
+        (0.3, 1.6), i.e. 3 to 16 pixels from the central galaxy. The inner radius is
+        ~1.6 PSF FWHM, so pairs stay resolved; with the built-in catalogue 45 % of
+        pairs have a blendedness above 0.01 and 17 % above 0.1 (0.6-2.4 arcsec gives
+        23 % and 7 %).
     max_centre_offset_pix : float
         Sub-pixel jitter of the central galaxy around the stamp centre, pixels (0.5).
     shard_size : int
@@ -57,7 +60,7 @@ class GenerationConfig:
     stamp_size: int = 64
     central_mag_range: tuple[float, float] = (18.0, 25.5)
     neighbour_mag_range: tuple[float, float] = (18.0, 26.5)
-    annulus_arcsec: tuple[float, float] = (0.6, 2.4)
+    annulus_arcsec: tuple[float, float] = (0.3, 1.6)
     max_centre_offset_pix: float = 0.5
     shard_size: int = 1000
     catalogue: str | None = None

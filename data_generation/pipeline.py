@@ -83,6 +83,9 @@ class GenerationSummary:
         catalogue holds fewer eligible galaxies than ``n_stamps``).
     seconds : float
         Wall-clock time of the call.
+    shard_seconds : list of float
+        Wall-clock time each shard written by this call took in its worker, s
+        (start-up excluded): their sum over the examples gives the per-process rate.
     """
 
     out_dir: Path
@@ -113,6 +116,7 @@ class GenerationSummary:
         return lines
 
     n_written_examples: int = 0
+    shard_seconds: list[float] = field(default_factory=list)
 
 
 def generate_dataset(
@@ -202,7 +206,8 @@ def generate_dataset(
     n_pending = sum(np.diff(config.shard_bounds(i))[0] for i in pending)
     bar = _progress_bar(n_pending, progress)
     try:
-        for record in _run_shards(config, catalogue_path, out_dir, pending, workers):
+        for record, seconds in _run_shards(config, catalogue_path, out_dir, pending, workers):
+            summary.shard_seconds.append(seconds)
             on_done(record)
             summary.shards_written += 1
             summary.n_written_examples += record["n_examples"]
@@ -279,6 +284,8 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(config_dict: dict, catalogue_path: str) -> None:
     """Load what every shard task of this process needs, once."""
+    import data_generation.tfrecords  # noqa: F401  (TensorFlow: imported once, up front)
+
     config = GenerationConfig.from_dict(config_dict)
     table, _ = read_catalogue(catalogue_path, config.band)
     instrument = VISInstrument(config.instrument)
@@ -296,14 +303,17 @@ def _row(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     return {name: values[index] for name, values in columns.items()}
 
 
-def write_shard(index: int, out_dir: str) -> dict:
+def write_shard(index: int, out_dir: str) -> tuple[dict, float]:
     """Generate shard ``index`` into ``out_dir`` (in a process set up by ``_init_worker``).
 
     Returns
     -------
-    dict
+    record : dict
         The shard's :class:`~data_generation.manifest.ShardRecord` as a dictionary.
+    seconds : float
+        Wall-clock time the shard took, s.
     """
+    started = time.perf_counter()
     # Imported here: TensorFlow loads only in processes that write shards.
     from data_generation.tfrecords import ShardWriter
 
@@ -338,7 +348,8 @@ def write_shard(index: int, out_dir: str) -> dict:
                     config.max_centre_offset_pix,
                 )
             writer.write(example)
-    return writer.record(index=index, seed=seed, catalogue_rows=[start, stop]).to_dict()
+    record = writer.record(index=index, seed=seed, catalogue_rows=[start, stop]).to_dict()
+    return record, time.perf_counter() - started
 
 
 def _run_shards(
@@ -347,8 +358,8 @@ def _run_shards(
     out_dir: Path,
     pending: list[int],
     workers: int,
-) -> Iterator[dict]:
-    """Yield shard records as shards complete (in this process for one worker)."""
+) -> Iterator[tuple[dict, float]]:
+    """Yield (shard record, seconds) as shards complete (in this process for one worker)."""
     if not pending:
         return
     init_args = (config.to_dict(), str(catalogue_path))

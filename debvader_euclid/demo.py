@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit status."""
     from data_generation.config import GenerationConfig
+    from data_generation.describe import describe_dataset
     from data_generation.pipeline import generate_dataset
     from data_generation.tfrecords import read_numpy
     from debvader_euclid.plotting import plot_blend_examples
@@ -40,25 +41,9 @@ def run(args: argparse.Namespace) -> int:
         kind="blended", n_stamps=args.n_stamps, seed=args.seed, shard_size=250
     )
     summary = generate_dataset(config, data_dir, workers=args.workers, progress=True)
-    data = read_numpy(data_dir)
-    mags = data["central_mag_vis"]
-    neighbour_mags = data["neighbour_mag_vis"]
     print("\n".join(summary.lines()))
-    print(
-        f"central galaxies: VIS {mags.min():.2f} to {mags.max():.2f} mag "
-        f"(median {np.median(mags):.2f}); "
-        f"neighbours {neighbour_mags.min():.2f} to {neighbour_mags.max():.2f} mag"
-    )
-    print(
-        f"neighbour distance: median {np.median(data['neighbour_distance_arcsec']):.2f} arcsec; "
-        f"blendedness: median {np.median(data['blendedness']):.3f}, "
-        f"{np.mean(data['blendedness'] > 0.1):.1%} above 0.1"
-    )
-    kept = data["central_stamp_flux_uJy"] / data["central_flux_uJy"]
-    print(
-        f"noiseless central stamps hold {np.median(kept):.4f} of the catalogue flux (median); "
-        f"noise sigma {data['noise_sigma_uJy'][0]:.5f} uJy/pixel"
-    )
+    print("\n".join(describe_dataset(data_dir)))
+    data = read_numpy(data_dir)
     order = np.argsort(data["blendedness"])[::-1]
     figure = plot_blend_examples(data, out / "blends.png", indices=order[: min(4, len(order))])
     print(f"stamps of the four most blended pairs: {figure}")

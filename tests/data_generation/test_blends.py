@@ -56,7 +56,7 @@ def test_blended_example_fields_and_consistency(renderer):
     )
     noise = ex["central_noisy"].astype(np.float64) - ex["central_noiseless"]
     assert np.std(noise) == pytest.approx(sigma, rel=0.05)
-    assert 0.6 <= ex["neighbour_distance_arcsec"] < 2.4
+    assert 0.3 <= ex["neighbour_distance_arcsec"] < 1.6
     dx = ex["neighbour_offset_x_pix"] - ex["central_offset_x_pix"]
     dy = ex["neighbour_offset_y_pix"] - ex["central_offset_y_pix"]
     assert np.hypot(dx, dy) * 0.1 == pytest.approx(ex["neighbour_distance_arcsec"])

@@ -25,7 +25,7 @@ def test_generate_writes_a_data_set_and_a_summary(egg_catalogue, tmp_path, caplo
     assert status == 0
     manifest = load_manifest(tmp_path)
     assert manifest.counts == {"n_examples": 7, "n_shards": 2}
-    assert manifest.config["generation"]["annulus_arcsec"] == [0.6, 2.4]
+    assert manifest.config["generation"]["annulus_arcsec"] == [0.3, 1.6]
     assert "shards written: 2" in caplog.text
     assert "catalogue rows read: 300; skipped: none" in caplog.text
 

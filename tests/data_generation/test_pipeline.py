@@ -48,6 +48,8 @@ def test_complete_data_set(reference, egg_catalogue):
     assert manifest.kind == "blended"
     assert manifest.counts == {"n_examples": 30, "n_shards": 3}
     assert summary.shards_written == 3
+    assert len(summary.shard_seconds) == 3
+    assert all(seconds > 0 for seconds in summary.shard_seconds)
     assert not (out / pipeline.PROGRESS_NAME).exists()
     assert manifest.config["generation"] == config_for(egg_catalogue).to_dict()
     assert manifest.config["instrument_measured"]["psf_fwhm_arcsec"] == pytest.approx(0.17)

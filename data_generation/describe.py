@@ -1,0 +1,92 @@
+"""``debvader-euclid describe``: summarise what a data set holds."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+from data_generation.manifest import load_manifest
+
+_SUMMARY_FIELDS = {
+    "isolated": (
+        "central_mag_vis",
+        "central_flux_uJy",
+        "central_stamp_flux_uJy",
+        "noise_sigma_uJy",
+    ),
+    "blended": (
+        "central_mag_vis",
+        "central_flux_uJy",
+        "central_stamp_flux_uJy",
+        "noise_sigma_uJy",
+        "neighbour_mag_vis",
+        "neighbour_distance_arcsec",
+        "blendedness",
+    ),
+}
+
+
+def describe_dataset(folder: str | os.PathLike) -> list[str]:
+    """Lines summarising a data set: counts, magnitudes, flux kept in the stamp, blending.
+
+    Parameters
+    ----------
+    folder : path-like
+        A data set written by ``debvader-euclid generate``.
+
+    Returns
+    -------
+    list of str
+    """
+    from data_generation.tfrecords import read_numpy
+
+    manifest = load_manifest(folder)
+    data = read_numpy(folder, fields=list(_SUMMARY_FIELDS[manifest.kind]))
+    mags = data["central_mag_vis"]
+    kept = data["central_stamp_flux_uJy"] / data["central_flux_uJy"]
+    generation = manifest.config.get("generation", {})
+    lines = [
+        f"{folder}: {manifest.kind}, {manifest.counts['n_examples']} examples in "
+        f"{manifest.counts['n_shards']} shards, {manifest.stamp_size}x{manifest.stamp_size} "
+        f"pixels, seed {manifest.seed}",
+        f"central galaxies: VIS {mags.min():.2f} to {mags.max():.2f} mag "
+        f"(quartiles {np.percentile(mags, 25):.2f}, {np.median(mags):.2f}, "
+        f"{np.percentile(mags, 75):.2f})",
+        f"noiseless central stamps hold {np.median(kept):.4f} of the catalogue flux (median; "
+        f"{np.mean(kept < 0.99):.1%} below 0.99); noise sigma "
+        f"{data['noise_sigma_uJy'][0]:.5f} uJy/pixel",
+    ]
+    measured = manifest.config.get("instrument_measured")
+    if measured:
+        lines.append(
+            f"PSF: FWHM {measured['psf_fwhm_arcsec']:.4f} arcsec "
+            f"({measured['pixelised_psf_fwhm_arcsec']:.4f} with the 0.1 arcsec pixel), "
+            f"noise-equivalent area {measured['noise_equivalent_area_pix']:.2f} pixels"
+        )
+    if manifest.kind == "blended":
+        b = data["blendedness"]
+        d = data["neighbour_distance_arcsec"]
+        n_mags = data["neighbour_mag_vis"]
+        lines += [
+            f"neighbours: VIS {n_mags.min():.2f} to {n_mags.max():.2f} mag; distance "
+            f"{d.min():.2f} to {d.max():.2f} arcsec (median {np.median(d):.2f}; annulus "
+            f"{generation.get('annulus_arcsec')})",
+            f"blendedness: median {np.median(b):.4f}; above 0.01: {np.mean(b > 0.01):.1%}, "
+            f"above 0.1: {np.mean(b > 0.1):.1%}, above 0.3: {np.mean(b > 0.3):.1%}",
+        ]
+    return lines
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``describe`` subcommand."""
+    parser = subparsers.add_parser("describe", help="summarise a generated data set")
+    parser.add_argument("--data", required=True, help="data set folder")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary; returns the exit status."""
+    print("\n".join(describe_dataset(args.data)))
+    return 0
