@@ -283,7 +283,14 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config_dict: dict, catalogue_path: str) -> None:
-    """Load what every shard task of this process needs, once."""
+    """Load what every shard task of this process needs, once.
+
+    Worker processes use TensorFlow only to serialise records; its C++ start-up
+    messages (CUDA plugin registration and the like) are silenced here, once per
+    worker. Failures still surface as Python exceptions in the parent.
+    """
+    if multiprocessing.parent_process() is not None:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import data_generation.tfrecords  # noqa: F401  (TensorFlow: imported once, up front)
 
     config = GenerationConfig.from_dict(config_dict)

@@ -1,7 +1,8 @@
 """Tests of data_generation.egg_recipes: the built-in EGG-recipe catalogue generator.
 
 Besides the mechanics (determinism, columns, FITS round trip), the generator is
-checked against published measurements:
+checked against published measurements with :mod:`data_generation.validation`
+(where the published values, their sources and tolerances live):
 
 * galaxy number counts in the i band (COSMOS2020, Weaver et al. 2022) and the
   cumulative i < 25 surface density of the LSST Science Book;
@@ -14,12 +15,15 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import brentq
 from scipy.special import gammainc, gammaincinv
 
 from data_generation import egg_recipes as er
+from data_generation import validation as va
 from data_generation.catalog import read_catalogue
+from data_generation.validation import vis_magnitude as mag_of
 
 #: EGG column names and units (reference/NOTES.md, "EGG catalogues").
 PER_GALAXY_COLUMNS = [
@@ -43,74 +47,10 @@ PER_GALAXY_COLUMNS = [
 ]
 PER_BAND_COLUMNS = ["FLUX", "FLUX_BULGE", "FLUX_DISK"]
 
-#: COSMOS2020 differential galaxy counts in the HSC i band, "The Farmer" catalogue:
-#: Weaver et al. (2022, ApJS 258, 11), Table 2, log10(N / mag / deg^2) at the
-#: centres of 0.5-mag bins (values as transcribed in public code). HSC i
-#: (0.77 um) is the closest published deep wide-field count band to VIS (0.75 um,
-#: 0.55-0.90 um); for the colours of faint galaxies VIS - i is within ~0.1 mag,
-#: i.e. ~0.03 dex in counts at the observed slope of ~0.3 dex/mag.
-COSMOS2020_I_COUNTS = {
-    20.25: 3.44,
-    21.25: 3.85,
-    22.25: 4.21,
-    23.25: 4.54,
-    24.25: 4.86,
-    25.25: 5.08,
-    26.25: 5.29,
-}
-
-#: Tolerance on the counts, dex (factor 1.41). It covers the VIS-i colour term
-#: (~0.03 dex), COSMOS cosmic variance on 2 deg^2 (a few %), the Poisson noise of
-#: our test catalogues (<= 0.04 dex) and the approximate flux model.
-COUNTS_TOLERANCE_DEX = 0.15
-
-#: LSST Science Book v2.0 (LSST Science Collaboration 2009, arXiv:0912.0201),
-#: Sect. 3.7.2, eq. (3.7): N(< i) = 46 x 10^(0.31 (i - 25)) galaxies per arcmin^2,
-#: i.e. 46 arcmin^-2 to i = 25 (from deep CFHTLS counts).
-LSST_N_I25_PER_ARCMIN2 = 46.0
-LSST_TOLERANCE_DEX = 0.1
-
-#: Miller et al. (2013, MNRAS 429, 2858; CFHTLenS lensfit), size prior: the
-#: median major-axis exponential scalelength of disc-dominated galaxies against
-#: HST F814W magnitude, fitted to the Groth Strip bulge+disc decompositions of
-#: Simard et al. (2002): r_d = exp(-1.145 - 0.269 (i_814 - 23)) arcsec. The
-#: half-light radius of an exponential disc is b_1 = 1.678 scalelengths.
-MILLER_LN_RD = (-1.145, -0.269, 23.0)
-
-#: Tolerance on the median half-light radius, dex (factor 1.58). Size
-#: definitions differ by 0.1 dex between fitting methods (GIM2D bulge+disc here,
-#: GALFIT single Sersic for EGG's CANDELS calibration), and EGG's disk sizes
-#: themselves lie ~0.1 dex below van der Wel et al. (2014) at z < 1.
-SIZE_TOLERANCE_DEX = 0.2
-
-
-def miller_half_light_radius(mag: float) -> float:
-    """Median half-light radius (arcsec) of disc-dominated galaxies, Miller et al. 2013."""
-    a, b, m0 = MILLER_LN_RD
-    return gammaincinv(2.0, 0.5) * math.exp(a + b * (mag - m0))
-
-
-def mag_of(columns: dict[str, np.ndarray]) -> np.ndarray:
-    return 23.9 - 2.5 * np.log10(columns["FLUX"][:, 0])
-
 
 @pytest.fixture(scope="module")
 def small() -> tuple[er.EggRecipeConfig, dict[str, np.ndarray]]:
     config = er.EggRecipeConfig(area_deg2=0.002, mag_limit_vis=25.0, seed=7)
-    return config, er.generate_egg_columns(config)
-
-
-@pytest.fixture(scope="module")
-def bright() -> tuple[er.EggRecipeConfig, dict[str, np.ndarray]]:
-    """0.5 deg^2 to VIS 23: enough bright galaxies for 20 < VIS < 23."""
-    config = er.EggRecipeConfig(area_deg2=0.5, mag_limit_vis=23.0)
-    return config, er.generate_egg_columns(config)
-
-
-@pytest.fixture(scope="module")
-def deep() -> tuple[er.EggRecipeConfig, dict[str, np.ndarray]]:
-    """0.05 deg^2 to VIS 26.5 for the faint counts and sizes."""
-    config = er.EggRecipeConfig(area_deg2=0.05, mag_limit_vis=26.5)
     return config, er.generate_egg_columns(config)
 
 
@@ -291,32 +231,56 @@ def test_area_for_count_delivers() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Validation against published measurements
+# Validation against published measurements (data_generation.validation)
 # ---------------------------------------------------------------------------
 
 
-def test_number_counts_match_cosmos2020(bright, deep) -> None:
+@pytest.fixture(scope="module")
+def result() -> va.ValidationResult:
+    """Every comparison on the default catalogues (0.5 deg^2 to VIS 23, 0.05 deg^2 to 26.5)."""
+    return va.run_validation(seed=42)
+
+
+def test_tolerances_are_not_loosened() -> None:
+    assert va.COUNTS_TOLERANCE_DEX == 0.15
+    assert va.LSST_TOLERANCE_DEX == 0.1
+    assert va.SIZE_TOLERANCE_DEX == 0.2
+    assert va.SIZE_SLOPE_TOLERANCE_DEX_PER_MAG == 0.04
+    assert va.MIN_GALAXIES_PER_BIN >= 300
+    default = va.ValidationConfig()
+    assert default == va.ValidationConfig.default(42)
+    assert default.bright == er.EggRecipeConfig(area_deg2=0.5, mag_limit_vis=23.0, seed=42)
+    assert default.deep == er.EggRecipeConfig(area_deg2=0.05, mag_limit_vis=26.5, seed=42)
+
+
+def test_number_counts_match_cosmos2020() -> None:
     """Differential counts within 0.15 dex of COSMOS2020 (Weaver et al. 2022, Table 2)."""
-    for centre, published in COSMOS2020_I_COUNTS.items():
-        config, columns = bright if centre + 0.25 <= bright[0].mag_limit_vis else deep
-        mag = mag_of(columns)
-        n = np.count_nonzero((mag >= centre - 0.25) & (mag < centre + 0.25))
-        assert n >= 300, f"too few galaxies at {centre} for a meaningful comparison"
-        ours = math.log10(n / config.area_deg2 / 0.5)
-        assert abs(ours - published) < COUNTS_TOLERANCE_DEX, (
-            f"VIS {centre}: log N = {ours:.3f} vs COSMOS2020 {published:.2f} (per mag per deg^2)"
-        )
+    counts = va.number_counts_table()
+    assert counts["mag_bin_centre"].tolist() == list(va.COSMOS2020_I_COUNTS)
+    assert counts["published_log_n"].tolist() == list(va.COSMOS2020_I_COUNTS.values())
+    assert (counts["n_galaxies"] >= 300).all(), f"too few galaxies per bin:\n{counts}"
+    difference = counts["ours_log_n_per_mag_deg2"] - counts["published_log_n"]
+    np.testing.assert_allclose(counts["difference_dex"], difference)
+    assert (difference.abs() < va.COUNTS_TOLERANCE_DEX).all(), f"log N per mag per deg^2:\n{counts}"
+    assert counts["within_tolerance"].all()
 
 
-def test_cumulative_counts_match_lsst_science_book(deep) -> None:
-    config, columns = deep
-    per_arcmin2 = np.count_nonzero(mag_of(columns) < 25.0) / (config.area_deg2 * 3600.0)
-    assert abs(math.log10(per_arcmin2 / LSST_N_I25_PER_ARCMIN2)) < LSST_TOLERANCE_DEX, (
-        f"N(VIS < 25) = {per_arcmin2:.1f} arcmin^-2 vs {LSST_N_I25_PER_ARCMIN2} (LSST Science Book)"
+def test_cumulative_counts_match_lsst_science_book() -> None:
+    check = va.cumulative_density_check()
+    assert len(check) == 1
+    row = check.iloc[0]
+    assert row["mag_limit"] == 25.0
+    assert row["published_n_per_arcmin2"] == va.LSST_N_I25_PER_ARCMIN2
+    offset = math.log10(row["ours_n_per_arcmin2"] / va.LSST_N_I25_PER_ARCMIN2)
+    assert row["difference_dex"] == pytest.approx(offset)
+    assert abs(offset) < va.LSST_TOLERANCE_DEX, (
+        f"N(VIS < 25) = {row['ours_n_per_arcmin2']:.1f} arcmin^-2 vs "
+        f"{va.LSST_N_I25_PER_ARCMIN2} (LSST Science Book)"
     )
+    assert row["within_tolerance"]
 
 
-def test_median_half_light_radius_matches_miller2013(bright, deep) -> None:
+def test_median_half_light_radius_matches_miller2013() -> None:
     """Median half-light radius of disc-dominated galaxies vs F814W magnitude.
 
     The half-light radius of each galaxy is that of the sum of its exponential
@@ -324,25 +288,94 @@ def test_median_half_light_radius_matches_miller2013(bright, deep) -> None:
     :func:`composite_half_light_radius`); disc-dominated means a bulge flux
     fraction below 0.5.
     """
-    slopes = []
-    for centre in (20.5, 21.5, 22.5, 23.5, 24.5):
-        config, c = bright if centre + 0.5 <= bright[0].mag_limit_vis else deep
-        mag = mag_of(c)
-        bulge_fraction = c["FLUX_BULGE"][:, 0] / c["FLUX"][:, 0]
-        sel = (mag >= centre - 0.5) & (mag < centre + 0.5) & (bulge_fraction < 0.5)
-        assert np.count_nonzero(sel) >= 300
-        radius = er.composite_half_light_radius(
-            c["DISK_RADIUS"][sel], c["BULGE_RADIUS"][sel], bulge_fraction[sel]
-        )
-        ours = float(np.median(radius))
-        published = miller_half_light_radius(centre)
-        offset = math.log10(ours / published)
-        assert abs(offset) < SIZE_TOLERANCE_DEX, (
-            f"VIS {centre}: median r_50 = {ours:.3f} arcsec vs Miller et al. 2013 "
-            f"{published:.3f} arcsec ({offset:+.3f} dex)"
-        )
-        slopes.append((centre, math.log10(ours)))
+    sizes = va.size_table()
+    assert sizes["mag_bin_centre"].tolist() == [20.5, 21.5, 22.5, 23.5, 24.5]
+    assert (sizes["n_galaxies"] >= 300).all(), f"too few galaxies per bin:\n{sizes}"
+    published = [va.miller_half_light_radius(m) for m in sizes["mag_bin_centre"]]
+    np.testing.assert_allclose(sizes["miller2013_hlr_arcsec"], published)
+    offset = np.log10(sizes["ours_median_hlr_arcsec"] / sizes["miller2013_hlr_arcsec"])
+    np.testing.assert_allclose(sizes["difference_dex"], offset)
+    assert (offset.abs() < va.SIZE_TOLERANCE_DEX).all(), f"median r_50 (arcsec):\n{sizes}"
+    assert sizes["within_tolerance"].all()
+
     # the decline of size with magnitude: Miller et al. give -0.117 dex/mag
-    x, y = np.array(slopes).T
-    slope = np.polyfit(x, y, 1)[0]
-    assert slope == pytest.approx(MILLER_LN_RD[1] / math.log(10), abs=0.04)
+    slope = va.size_slope_check().iloc[0]
+    x, y = sizes["mag_bin_centre"], np.log10(sizes["ours_median_hlr_arcsec"])
+    assert slope["ours_dex_per_mag"] == pytest.approx(np.polyfit(x, y, 1)[0])
+    assert slope["ours_dex_per_mag"] == pytest.approx(va.MILLER_LN_RD[1] / math.log(10), abs=0.04)
+    assert slope["within_tolerance"]
+
+
+def test_comparisons_are_measured_on_the_catalogues(result) -> None:
+    """Recompute a bright and a faint count, the density and a median size by hand."""
+    bright = er.generate_egg_columns(result.config.bright)
+    deep = er.generate_egg_columns(result.config.deep)
+    counts = result.counts.set_index("mag_bin_centre")
+    for centre, columns, area in ((21.25, bright, 0.5), (25.25, deep, 0.05)):
+        mag = mag_of(columns)
+        n = np.count_nonzero((mag >= centre - 0.25) & (mag < centre + 0.25))
+        assert counts.loc[centre, "n_galaxies"] == n
+        assert counts.loc[centre, "ours_log_n_per_mag_deg2"] == pytest.approx(
+            math.log10(n / area / 0.5)
+        )
+    per_arcmin2 = np.count_nonzero(mag_of(deep) < 25.0) / (0.05 * 3600.0)
+    assert result.cumulative["ours_n_per_arcmin2"].iloc[0] == pytest.approx(per_arcmin2)
+
+    mag = mag_of(deep)
+    bulge_fraction = deep["FLUX_BULGE"][:, 0] / deep["FLUX"][:, 0]
+    sel = (mag >= 24.0) & (mag < 25.0) & (bulge_fraction < 0.5)
+    radius = er.composite_half_light_radius(
+        deep["DISK_RADIUS"][sel], deep["BULGE_RADIUS"][sel], bulge_fraction[sel]
+    )
+    sizes = result.sizes.set_index("mag_bin_centre")
+    assert sizes.loc[24.5, "n_galaxies"] == np.count_nonzero(sel)
+    assert sizes.loc[24.5, "ours_median_hlr_arcsec"] == pytest.approx(np.median(radius))
+
+
+def test_report_holds_the_tables_and_the_checks(result) -> None:
+    pd.testing.assert_frame_equal(result.counts, va.number_counts_table())
+    assert result.passed
+    report = va.validation_report(seed=42)
+    assert report == result.to_markdown()
+    assert "| mag_bin_centre | ours_log_n_per_mag_deg2 | published_log_n |" in report
+    assert "| mag_bin_centre | ours_median_hlr_arcsec | miller2013_hlr_arcsec |" in report
+    assert "| 20.25 | " in report
+    assert "| 25.0 | " in report  # N(VIS < 25)
+    assert "-0.000" not in report
+    checks = [line for line in report.splitlines() if line.startswith("- ")]
+    assert len(checks) == 4
+    assert all(line.startswith("- PASS: ") for line in checks)
+
+
+def test_drift_out_of_tolerance_fails(monkeypatch) -> None:
+    """Fluxes and sizes 3 times too large: the comparisons notice."""
+    generate = er.generate_egg_columns
+
+    def drifted(config: er.EggRecipeConfig) -> dict[str, np.ndarray]:
+        columns = generate(config)
+        for name in ("FLUX", "FLUX_BULGE", "FLUX_DISK", "DISK_RADIUS", "BULGE_RADIUS"):
+            columns[name] = columns[name] * 3.0
+        return columns
+
+    monkeypatch.setattr(er, "generate_egg_columns", drifted)
+    result = va.run_validation(seed=42)
+    assert not result.passed
+    assert not result.counts["within_tolerance"].all()
+    assert not result.cumulative["within_tolerance"].any()
+    assert not result.sizes["within_tolerance"].any()
+    report = result.to_markdown()
+    assert "- FAIL: number counts" in report
+    assert "- FAIL: median half-light radius" in report
+
+
+def test_too_few_galaxies_or_too_shallow_fails() -> None:
+    shallow = va.ValidationConfig(deep=er.EggRecipeConfig(area_deg2=0.001, mag_limit_vis=26.0))
+    with pytest.raises(ValueError, match="must reach 26.5"):
+        va.number_counts_table(shallow)
+    small = va.ValidationConfig(
+        bright=er.EggRecipeConfig(area_deg2=0.01, mag_limit_vis=23.0),
+        deep=er.EggRecipeConfig(area_deg2=0.001, mag_limit_vis=26.5),
+    )
+    result = va.run_validation(config=small)
+    assert not result.passed
+    assert "fewer than 300 galaxies at VIS 20.25" in result.to_markdown()
