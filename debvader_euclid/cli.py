@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "data_generation.command",
     "data_generation.describe",
     "data_generation.validate_command",
+    "debvader_euclid.training.command",
     "debvader_euclid.demo",
 )
 

@@ -1,0 +1,303 @@
+"""Training configuration and the JSON configuration file of ``train vae`` / ``train deblender``.
+
+A configuration file (``--config FILE``) is a JSON object with up to two sections,
+each partial (defaults fill the rest)::
+
+    {
+      "model":    {"latent_dim": 32, "filters": [32, 64, 128, 256], ...},
+      "training": {"epochs": 30, "batch_size": 64, ...}
+    }
+
+``model`` keys are those of :class:`debvader_euclid.models.ModelConfig`, ``training``
+keys those of :class:`TrainingConfig`. The ``config.json`` that training writes into
+its output folder has the same layout (plus ``stage`` and ``format_version``), so it
+can be given back as ``--config`` to repeat a run.
+
+Stage 2 (``train deblender``) takes its architecture from the stage-1 folder: its
+``model`` section may only change :data:`STAGE2_MODEL_KEYS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from debvader_euclid.models.config import ModelConfig, check_keys
+
+#: Learning-rate schedules (see :class:`TrainingConfig`).
+LR_SCHEDULES = ("constant", "cosine", "exponential")
+
+#: Model keys a stage-2 configuration may set (they do not touch the frozen decoder).
+STAGE2_MODEL_KEYS = frozenset({"kl_weight"})
+
+#: Top-level keys of a configuration file.
+CONFIG_FILE_KEYS = ("model", "training", "stage", "format_version")
+
+#: Version of the layout of ``config.json`` and ``provenance.json``.
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How one stage is trained.
+
+    Attributes
+    ----------
+    seed : int
+        Master seed: initial weights, shard order, shuffling, augmentation and
+        latent draws all derive from it, so a run is reproducible.
+    batch_size : int
+        Global batch size (split across replicas under a multi-device strategy).
+    epochs : int
+        Maximum number of epochs.
+    steps_per_epoch : int or None
+        Batches per epoch; None for one full pass over the training shards
+        (``ceil(n_train / batch_size)``). Larger values are clipped to a full pass.
+    learning_rate : float
+        Initial Adam learning rate.
+    lr_schedule : {"constant", "cosine", "exponential"}
+        ``cosine``: cosine decay over ``epochs * steps_per_epoch`` steps down to
+        ``learning_rate * lr_final_fraction``; ``exponential``: multiplied by
+        ``lr_decay_per_epoch`` every epoch (continuously per step); ``constant``.
+        The schedule is a function of the optimizer step, which the checkpoint
+        saves, so a resumed run follows it exactly.
+    lr_final_fraction : float
+        Final / initial learning rate of the cosine schedule.
+    lr_decay_per_epoch : float
+        Factor per epoch of the exponential schedule.
+    clipnorm : float or None
+        Clip each gradient to this norm; None for no clipping.
+    early_stopping_patience : int
+        Stop after this many epochs without a validation-loss improvement larger
+        than ``early_stopping_min_delta``; 0 disables early stopping.
+    early_stopping_min_delta : float
+        Minimum decrease of the validation loss (nats per stamp) that counts as an
+        improvement.
+    shuffle_buffer : int
+        Examples held in the shuffle buffer (memory: ~``2 * 4 * S**2`` bytes
+        each, 32 kiB for 64-pixel stamps).
+    augment : bool
+        Random rotations by multiples of 90 degrees and flips (the 8 symmetries of
+        the square), applied identically to input and target.
+    val_fraction : float
+        Fraction of the shards held out for validation when no separate
+        validation data set is given: the last ``max(1, round(val_fraction *
+        n_shards))`` shards (by index). A data set with a single shard needs a
+        separate validation data set.
+    """
+
+    seed: int = 0
+    batch_size: int = 64
+    epochs: int = 25
+    steps_per_epoch: int | None = None
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    lr_final_fraction: float = 0.05
+    lr_decay_per_epoch: float = 0.9
+    clipnorm: float | None = None
+    early_stopping_patience: int = 5
+    early_stopping_min_delta: float = 0.0
+    shuffle_buffer: int = 4096
+    augment: bool = True
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field."""
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if int(self.epochs) < 1:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.steps_per_epoch is not None and int(self.steps_per_epoch) < 1:
+            raise ValueError(
+                f"steps_per_epoch must be positive or null, got {self.steps_per_epoch}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            choices = ", ".join(LR_SCHEDULES)
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}: expected one of {choices}")
+        if not 0 <= self.lr_final_fraction <= 1:
+            raise ValueError(f"lr_final_fraction must be in [0, 1], got {self.lr_final_fraction}")
+        if not 0 < self.lr_decay_per_epoch <= 1:
+            raise ValueError(f"lr_decay_per_epoch must be in (0, 1], got {self.lr_decay_per_epoch}")
+        if self.clipnorm is not None and not self.clipnorm > 0:
+            raise ValueError(f"clipnorm must be positive or null, got {self.clipnorm}")
+        if int(self.early_stopping_patience) < 0:
+            raise ValueError(
+                f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}"
+            )
+        if not self.early_stopping_min_delta >= 0:
+            raise ValueError(
+                f"early_stopping_min_delta must be >= 0, got {self.early_stopping_min_delta}"
+            )
+        if int(self.shuffle_buffer) < 1:
+            raise ValueError(f"shuffle_buffer must be positive, got {self.shuffle_buffer}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dictionary."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> TrainingConfig:
+        """Build from a (possibly partial) dictionary; ValueError on unknown keys."""
+        return cls(**check_keys(cls, payload, "training configuration"))
+
+    def replace(self, **changes: Any) -> TrainingConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """The parsed content of a ``--config`` file.
+
+    Attributes
+    ----------
+    model : dict
+        The keys given in the ``model`` section (not yet merged with defaults).
+    training : TrainingConfig
+        Defaults updated with the ``training`` section.
+    path : pathlib.Path or None
+        Where it was read from (None for defaults).
+    """
+
+    model: dict[str, Any]
+    training: TrainingConfig
+    path: Path | None = None
+
+
+def read_config_file(path: str | os.PathLike | None) -> ConfigFile:
+    """Read and validate a configuration file; defaults for ``path=None``.
+
+    Parameters
+    ----------
+    path : path-like or None
+        JSON file (see the module docstring).
+
+    Returns
+    -------
+    ConfigFile
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it is not JSON, has unknown keys, or invalid values.
+    """
+    if path is None:
+        return ConfigFile(model={}, training=TrainingConfig())
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"configuration file {path} does not exist")
+    try:
+        payload = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"configuration file {path} is not valid JSON: {err}") from err
+    return parse_config(payload, f"configuration file {path}", path)
+
+
+def parse_config(
+    payload: Mapping[str, Any], source: str = "configuration", path: Path | None = None
+) -> ConfigFile:
+    """Validate the content of a configuration file.
+
+    Parameters
+    ----------
+    payload : mapping
+        ``{"model": {...}, "training": {...}}``, both sections optional.
+    source : str
+        Name used in error messages.
+    path : pathlib.Path, optional
+        Recorded in the result.
+
+    Returns
+    -------
+    ConfigFile
+
+    Raises
+    ------
+    ValueError
+        On unknown sections or keys, or invalid values.
+    """
+    if not isinstance(payload, Mapping):
+        raise ValueError(f"{source} must hold a JSON object")
+    unknown = sorted(set(payload) - set(CONFIG_FILE_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown section(s) {', '.join(map(repr, unknown))}; "
+            f"valid sections are 'model' and 'training'"
+        )
+    try:
+        model = check_keys(ModelConfig, payload.get("model") or {}, "model configuration")
+        # Validate now, with defaults for the rest; the stamp size may come from the data.
+        levels = len(model.get("filters", ModelConfig.filters))
+        ModelConfig.from_dict({"stamp_size": max(64, 2**levels), **model})
+        training = TrainingConfig.from_dict(payload.get("training") or {})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: {err}") from err
+    return ConfigFile(model=model, training=training, path=path)
+
+
+def resolve_stage1_model(section: Mapping[str, Any], data_stamp_size: int) -> ModelConfig:
+    """The stage-1 model configuration for a data set.
+
+    Parameters
+    ----------
+    section : mapping
+        The ``model`` section of the configuration file (possibly empty).
+    data_stamp_size : int
+        Stamp side of the training data, pixels.
+
+    Returns
+    -------
+    ModelConfig
+        With ``stamp_size`` from the data when the section does not set it.
+
+    Raises
+    ------
+    ValueError
+        If the section sets a ``stamp_size`` different from the data's.
+    """
+    section = dict(section)
+    if "stamp_size" in section and int(section["stamp_size"]) != int(data_stamp_size):
+        raise ValueError(
+            f"stamp-size mismatch: the configuration says stamp_size={section['stamp_size']} "
+            f"but the data set has {data_stamp_size}x{data_stamp_size} stamps; remove "
+            "stamp_size from the configuration or use matching data"
+        )
+    section["stamp_size"] = int(data_stamp_size)
+    return ModelConfig.from_dict(section)
+
+
+def resolve_stage2_model(vae_model: ModelConfig, section: Mapping[str, Any]) -> ModelConfig:
+    """The stage-2 model configuration: the stage-1 one, with allowed overrides.
+
+    Raises
+    ------
+    ValueError
+        If the section changes a key outside :data:`STAGE2_MODEL_KEYS` (the
+        architecture is fixed by the frozen stage-1 decoder).
+    """
+    current = vae_model.to_dict()
+    changes = {}
+    for key, value in section.items():
+        if key in STAGE2_MODEL_KEYS:
+            changes[key] = value
+        elif ModelConfig.from_dict({**current, key: value}) != vae_model:
+            raise ValueError(
+                f"the deblender's architecture is that of the stage-1 VAE: the configuration "
+                f"may not change model.{key} ({current[key]!r} in the VAE, {value!r} given); "
+                f"only {', '.join(sorted(STAGE2_MODEL_KEYS))} can differ"
+            )
+    return vae_model.replace(**changes) if changes else vae_model

@@ -1,0 +1,451 @@
+"""Training data: checks, the train/validation split, and the tf.data pipelines.
+
+Data sets are folders of TFRecord shards described by a manifest
+(:mod:`data_generation.manifest`), streamed by
+:func:`data_generation.tfrecords.read_dataset`; nothing is ever loaded whole, so
+memory is bounded by the shuffle buffer (:attr:`TrainingConfig.shuffle_buffer`
+examples), the prefetch queue and the interleave buffers, whatever the data set size.
+
+Pipeline of one training epoch ``e``::
+
+    read_dataset(train shards, shard order shuffled with seed f(seed, e), 8 shards interleaved)
+      -> shuffle(shuffle_buffer, seed f(seed, e))
+      -> batch(batch_size) -> take(steps_per_epoch)
+      -> random dihedral symmetry (8 rotations/flips) per example, same on input
+         and target, drawn with stateless seeds (f(seed, e), batch index)  [if augment]
+      -> arcsinh normalisation (input and target)
+
+Every random choice is a function of ``(seed, epoch)``, not of how many epochs the
+process has run: the training stream is the concatenation of the epochs
+``initial_epoch .. epochs - 1``, so a resumed run sees exactly the batches an
+uninterrupted one would. Validation reads its shards in a fixed order, without
+augmentation.
+
+Validation split: with a separate validation data set (``--val-data``) all its
+shards validate and all the training set's shards train. Otherwise the last
+``max(1, round(val_fraction * n_shards))`` shards (highest indices) of the
+training set are held out; a single-shard data set then needs ``--val-data``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from data_generation.manifest import Manifest, load_manifest, manifest_sha256, require_complete
+from data_generation.tfrecords import read_dataset
+from debvader_euclid.models.normalization import ArcsinhNormalizer
+from debvader_euclid.training.config import TrainingConfig
+
+log = logging.getLogger(__name__)
+
+#: Data set kind each stage trains on.
+STAGE_KIND = {"vae": "isolated", "deblender": "blended"}
+
+#: (input, target) fields of each stage (see :mod:`data_generation.schema`).
+STAGE_FIELDS = {
+    "vae": ("central_noisy", "central_noiseless"),
+    "deblender": ("blend_noisy", "central_noiseless"),
+}
+
+_STAGE_COMMAND = {"vae": "train vae", "deblender": "train deblender"}
+
+
+@dataclass(frozen=True)
+class DataPart:
+    """Shards of one data set used for training or validation.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+    manifest : Manifest
+    manifest_sha256 : str
+        SHA-256 of the manifest file, identifying the data set.
+    shards : tuple of int
+        Shard indices used.
+    n_examples : int
+        Examples in those shards.
+    """
+
+    folder: Path
+    manifest: Manifest
+    manifest_sha256: str
+    shards: tuple[int, ...]
+    n_examples: int
+
+    def provenance(self) -> dict[str, Any]:
+        """JSON summary for ``provenance.json``."""
+        return {
+            "folder": str(self.folder.resolve()),
+            "manifest_sha256": self.manifest_sha256,
+            "kind": self.manifest.kind,
+            "stamp_size": self.manifest.stamp_size,
+            "shards": list(self.shards),
+            "n_examples": self.n_examples,
+        }
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """Training and validation parts of the data of one stage.
+
+    Attributes
+    ----------
+    stage : {"vae", "deblender"}
+    train, validation : DataPart
+    """
+
+    stage: str
+    train: DataPart
+    validation: DataPart
+    fields: tuple[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", STAGE_FIELDS[self.stage])
+
+    @property
+    def stamp_size(self) -> int:
+        """Side of the stamps, pixels."""
+        return self.train.manifest.stamp_size
+
+
+def open_data_set(folder: str | os.PathLike, stage: str, role: str) -> tuple[Manifest, str]:
+    """Load and check the manifest of a data set for ``stage``.
+
+    Parameters
+    ----------
+    folder : path-like
+    stage : {"vae", "deblender"}
+    role : str
+        ``"training"`` or ``"validation"``, for messages.
+
+    Returns
+    -------
+    manifest : Manifest
+    sha256 : str
+        SHA-256 of its manifest file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or its manifest does not exist.
+    ValueError
+        If the data set is of the wrong kind or has no examples.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"{role} data folder {folder} does not exist")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{role} data folder {folder} is not a folder")
+    manifest = load_manifest(folder)
+    expected = STAGE_KIND[stage]
+    if manifest.kind != expected:
+        other = "vae" if stage == "deblender" else "deblender"
+        raise ValueError(
+            f"{role} data {folder} is a {manifest.kind!r} data set but `{_STAGE_COMMAND[stage]}` "
+            f"trains on {expected!r} data sets (a {manifest.kind!r} data set is for "
+            f"`{_STAGE_COMMAND[other]}`)"
+        )
+    if manifest.counts["n_examples"] == 0:
+        raise ValueError(f"{role} data {folder} has no examples")
+    return manifest, manifest_sha256(folder)
+
+
+def split_data(
+    stage: str,
+    data: str | os.PathLike,
+    val_data: str | os.PathLike | None = None,
+    val_fraction: float = 0.1,
+    verify: bool = False,
+) -> DataSplit:
+    """Check the data of a stage and split it into training and validation shards.
+
+    Parameters
+    ----------
+    stage : {"vae", "deblender"}
+    data : path-like
+        Training data set folder.
+    val_data : path-like, optional
+        Separate validation data set; otherwise shards of ``data`` are held out
+        (see the module docstring).
+    val_fraction : float
+        Fraction of the shards held out when ``val_data`` is None.
+    verify : bool
+        Check the SHA-256 of every shard (reads everything once); without it only
+        the presence and size of the shards are checked.
+
+    Returns
+    -------
+    DataSplit
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing folder or manifest, wrong kind, incomplete shards, stamp sizes of
+        training and validation data that differ, or a single shard and no
+        ``val_data``.
+    """
+    data = Path(data)
+    manifest, sha = open_data_set(data, stage, "training")
+    indices = sorted(s.index for s in manifest.shards)
+    if val_data is None:
+        if len(indices) < 2:
+            raise ValueError(
+                f"training data {data} has a single shard: nothing can be held out for "
+                "validation; give a separate validation data set with --val-data or "
+                "generate the data in several shards"
+            )
+        n_val = min(max(1, round(val_fraction * len(indices))), len(indices) - 1)
+        train_idx, val_idx = tuple(indices[:-n_val]), tuple(indices[-n_val:])
+        val_folder, val_manifest, val_sha = data, manifest, sha
+    else:
+        val_folder = Path(val_data)
+        val_manifest, val_sha = open_data_set(val_folder, stage, "validation")
+        if val_sha == sha:
+            raise ValueError(
+                f"the validation data {val_folder} is the training data set itself: give a "
+                "different data set, or no --val-data to hold out shards of the training set"
+            )
+        if val_manifest.stamp_size != manifest.stamp_size:
+            raise ValueError(
+                f"stamp-size mismatch: training data {data} has {manifest.stamp_size}-pixel "
+                f"stamps, validation data {val_folder} {val_manifest.stamp_size}-pixel stamps"
+            )
+        train_idx = tuple(indices)
+        val_idx = tuple(sorted(s.index for s in val_manifest.shards))
+    require_complete(data, manifest, check_sha256=verify, shards=train_idx)
+    require_complete(val_folder, val_manifest, check_sha256=verify, shards=val_idx)
+
+    def part(folder: Path, m: Manifest, digest: str, idx: tuple[int, ...]) -> DataPart:
+        n = sum(m.shard(i).n_examples for i in idx)
+        return DataPart(folder, m, digest, idx, n)
+
+    split = DataSplit(
+        stage,
+        part(data, manifest, sha, train_idx),
+        part(val_folder, val_manifest, val_sha, val_idx),
+    )
+    log.info(
+        "%s data: %d training examples (shards %s of %s), %d validation examples (shards %s of %s)",
+        stage,
+        split.train.n_examples,
+        _ranges(train_idx),
+        data,
+        split.validation.n_examples,
+        _ranges(val_idx),
+        val_folder,
+    )
+    if split.validation.n_examples == 0 or split.train.n_examples == 0:
+        raise ValueError(
+            f"empty split: {split.train.n_examples} training and "
+            f"{split.validation.n_examples} validation examples"
+        )
+    return split
+
+
+def _ranges(indices: tuple[int, ...]) -> str:
+    if not indices:
+        return "none"
+    if list(indices) == list(range(indices[0], indices[-1] + 1)):
+        return f"{indices[0]}-{indices[-1]}" if len(indices) > 1 else str(indices[0])
+    return ",".join(map(str, indices))
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 31-bit seed for epoch ``epoch`` of a run with master seed ``seed``."""
+    return (int(seed) * 1_000_003 + int(epoch) * 7_919 + 12_345) % (2**31 - 1)
+
+
+def random_symmetries(x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Apply a random symmetry of the square to each pair of a batch of images.
+
+    Each example draws, with a stateless seed, one of the 8 elements of the
+    dihedral group (rotations by 0, 90, 180, 270 degrees with or without a flip)
+    as three independent fair bits: transpose, flip up-down, flip left-right;
+    their 8 combinations are exactly the 8 symmetries. Input and target of an
+    example get the same one. Rotations are about the stamp centre: for an even
+    stamp size a galaxy centred on pixel ``S // 2`` moves by at most one pixel,
+    together with its target. Vectorised over the batch (no per-example branch).
+
+    Parameters
+    ----------
+    x, y : tf.Tensor
+        ``(B, S, S)`` images.
+    seed : tf.Tensor
+        Stateless seed, int32 or int64 ``(2,)``.
+
+    Returns
+    -------
+    tuple of tf.Tensor
+        Both ``(B, S, S)``.
+    """
+    bits = tf.random.stateless_uniform(
+        [3, tf.shape(x)[0], 1, 1], seed=seed, minval=0, maxval=2, dtype=tf.int32
+    )
+    transpose, flip_ud, flip_lr = tf.unstack(tf.cast(bits, tf.bool))
+
+    def transform(images: tf.Tensor) -> tf.Tensor:
+        images = tf.where(transpose, tf.transpose(images, [0, 2, 1]), images)
+        images = tf.where(flip_ud, tf.reverse(images, axis=[1]), images)
+        return tf.where(flip_lr, tf.reverse(images, axis=[2]), images)
+
+    return transform(x), transform(y)
+
+
+def steps_per_epoch(split: DataSplit, config: TrainingConfig, drop_remainder: bool = False) -> int:
+    """Batches per training epoch (a full pass, or ``config.steps_per_epoch`` if fewer).
+
+    A full pass is ``ceil(n_train / batch_size)`` batches, or ``floor(...)`` with
+    ``drop_remainder``.
+    """
+    if drop_remainder:
+        full = split.train.n_examples // config.batch_size
+        if full == 0:
+            raise ValueError(
+                f"{split.train.n_examples} training examples do not fill one batch of "
+                f"{config.batch_size}"
+            )
+    else:
+        full = math.ceil(split.train.n_examples / config.batch_size)
+    if config.steps_per_epoch is None:
+        return full
+    if config.steps_per_epoch > full:
+        log.warning(
+            "steps_per_epoch=%d is more than one pass over the %d training examples: using %d",
+            config.steps_per_epoch,
+            split.train.n_examples,
+            full,
+        )
+        return full
+    return int(config.steps_per_epoch)
+
+
+@contextlib.contextmanager
+def _quiet_reader() -> Iterator[None]:
+    """Silence the reader's per-call INFO line while the epochs are assembled."""
+    logger = logging.getLogger("data_generation.tfrecords")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _epoch_dataset(
+    split: DataSplit,
+    config: TrainingConfig,
+    normalizer: ArcsinhNormalizer,
+    epoch: int,
+    steps: int,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    inp, tgt = split.fields
+    seed = epoch_seed(config.seed, epoch)
+    ds = read_dataset(
+        split.train.folder,
+        fields=[inp, tgt],
+        shuffle_shards=True,
+        seed=seed,
+        shards=split.train.shards,
+    )
+    ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+    ds = ds.batch(config.batch_size, drop_remainder=drop_remainder).take(steps)
+    augment = config.augment
+
+    def prepare(index: tf.Tensor, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = batch[inp], batch[tgt]
+        if augment:
+            stateless = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
+            x, y = random_symmetries(x, y, stateless)
+        return normalizer.normalize(x)[..., None], normalizer.normalize(y)[..., None]
+
+    return ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def training_dataset(
+    split: DataSplit,
+    config: TrainingConfig,
+    normalizer: ArcsinhNormalizer,
+    initial_epoch: int = 0,
+    drop_remainder: bool = False,
+) -> tuple[tf.data.Dataset, int]:
+    """The training stream for epochs ``initial_epoch .. config.epochs - 1``.
+
+    Parameters
+    ----------
+    split : DataSplit
+    config : TrainingConfig
+    normalizer : ArcsinhNormalizer
+    initial_epoch : int
+        First epoch (0-based) still to run, when resuming.
+    drop_remainder : bool
+        Only full batches (used with several replicas: TensorFlow would hand a
+        replica an empty batch, which its CPU convolution kernels mishandle).
+
+    Returns
+    -------
+    dataset : tf.data.Dataset
+        ``(input, target)`` batches, both ``(B, S, S, 1)`` float32 in normalised
+        units; exactly ``steps`` batches per epoch,
+        the epochs one after the other (give ``steps_per_epoch=steps`` to ``fit``).
+    steps : int
+        Batches per epoch.
+    """
+    steps = steps_per_epoch(split, config, drop_remainder)
+    epochs = range(initial_epoch, config.epochs)
+    if not epochs:
+        raise ValueError(
+            f"no epoch left to run: initial_epoch={initial_epoch}, epochs={config.epochs}"
+        )
+    with _quiet_reader():
+        parts = [
+            _epoch_dataset(split, config, normalizer, e, steps, drop_remainder) for e in epochs
+        ]
+    dataset = parts[0]
+    for part in parts[1:]:
+        dataset = dataset.concatenate(part)
+    return dataset.prefetch(tf.data.AUTOTUNE), steps
+
+
+def validation_dataset(
+    split: DataSplit, batch_size: int, normalizer: ArcsinhNormalizer, drop_remainder: bool = False
+) -> tf.data.Dataset:
+    """Validation batches, in a fixed order, without augmentation.
+
+    With ``drop_remainder`` (several replicas) the last ``n_val % batch_size``
+    examples are left out, always the same ones.
+
+    Returns
+    -------
+    tf.data.Dataset
+        ``(input, target)`` batches as in :func:`training_dataset`.
+    """
+    inp, tgt = split.fields
+    ds = read_dataset(split.validation.folder, fields=[inp, tgt], shards=split.validation.shards)
+
+    def prepare(example: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        return (
+            normalizer.normalize(example[inp])[..., None],
+            normalizer.normalize(example[tgt])[..., None],
+        )
+
+    if drop_remainder and split.validation.n_examples < batch_size:
+        raise ValueError(
+            f"{split.validation.n_examples} validation examples do not fill one batch of "
+            f"{batch_size}"
+        )
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
