@@ -186,3 +186,14 @@ def trained_vae(tmp_path_factory, isolated_data) -> Path:
     result = train_vae(isolated_data, out, config=_tiny_config(), verbose=0)
     assert result.status == "complete"
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_deblender(tmp_path_factory, trained_vae, blended_data) -> Path:
+    """A finished tiny stage-2 folder (3 epochs) on top of :func:`trained_vae`."""
+    from debvader_euclid.training import train_deblender
+
+    out = tmp_path_factory.mktemp("runs") / "deblender"
+    result = train_deblender(trained_vae, blended_data, out, config=_tiny_config(), verbose=0)
+    assert result.status == "complete"
+    return out

@@ -1,0 +1,367 @@
+"""The user-facing deblender: ``Deblender.load('analytic').deblend(images)``.
+
+A :class:`Deblender` wraps a trained stage-2 network (blend encoder + frozen
+stage-1 decoder). Given VIS stamps centred on a galaxy, it returns that galaxy
+alone: noiseless, PSF-convolved, in the same units (microJansky per 0.1 arcsec
+pixel) and the same shape as the input.
+
+Models are found by name among the ones shipped in ``trained_models/``
+(installed as :mod:`debvader_euclid.trained_models`) or by path to a folder
+written by ``debvader-euclid train deblender``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data_generation.catalog import flux_to_mag
+
+log = logging.getLogger(__name__)
+
+#: Package holding the shipped models (the repository's top-level ``trained_models/``).
+PACKAGED_MODELS = "debvader_euclid.trained_models"
+
+#: Largest plausible pixel value of a VIS stamp in uJy (a 14th-magnitude core):
+#: above it the input is probably not in uJy/pixel and a warning is logged.
+_IMPLAUSIBLE_PIXEL_UJY = 1e4
+
+NONFINITE_POLICIES = ("raise", "zero")
+
+
+def packaged_models_folder() -> Path:
+    """Folder of the shipped models (inside the installed package)."""
+    return Path(str(importlib.resources.files(PACKAGED_MODELS)))
+
+
+def available_models() -> list[str]:
+    """Names of the shipped models that hold a trained deblender.
+
+    Returns
+    -------
+    list of str
+        Sorted names usable with :meth:`Deblender.load`.
+    """
+    root = packaged_models_folder()
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and (p / "deblender" / "config.json").is_file()
+    )
+
+
+@dataclass
+class DeblendSamples:
+    """Result of :meth:`Deblender.sample`: the spread of the probabilistic latent.
+
+    Attributes
+    ----------
+    mean : numpy.ndarray
+        Mean image over the latent samples, uJy/pixel, shape of the input.
+    std : numpy.ndarray
+        Per-pixel standard deviation over the samples, uJy/pixel.
+    flux_uJy : numpy.ndarray
+        Mean over the samples of the summed flux, uJy, shape ``(N,)`` (a scalar for one stamp).
+    flux_std_uJy : numpy.ndarray
+        Standard deviation of the summed flux over the samples, uJy.
+    samples : int
+        Number of latent samples drawn per stamp.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    flux_uJy: np.ndarray
+    flux_std_uJy: np.ndarray
+    samples: int
+
+
+class Deblender:
+    """Extract the central galaxy of VIS stamps with a trained VAE deblender.
+
+    Use :meth:`load` rather than the constructor.
+
+    Parameters
+    ----------
+    networks : debvader_euclid.models.StageNetworks
+        A trained ``"deblender"`` stage.
+    folder : pathlib.Path
+        Where it was loaded from.
+    info : dict
+        ``{"stage", "model", "training", "provenance"}`` from
+        :func:`debvader_euclid.training.load_stage`.
+
+    Examples
+    --------
+    >>> from debvader_euclid import Deblender
+    >>> deblender = Deblender.load("analytic")                  # doctest: +SKIP
+    >>> central = deblender.deblend(stamps_uJy)                 # doctest: +SKIP
+    >>> flux_uJy = deblender.flux(stamps_uJy)                   # doctest: +SKIP
+    """
+
+    def __init__(self, networks: Any, folder: Path, info: dict[str, Any]) -> None:
+        self.networks = networks
+        self.folder = Path(folder)
+        self.info = info
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike, verify: bool = True) -> Deblender:
+        """Load a shipped model by name, or a trained deblender folder by path.
+
+        Parameters
+        ----------
+        name_or_path : str or path-like
+            A name from :func:`available_models` (``"analytic"``), a folder written
+            by ``debvader-euclid train deblender``, or a model folder holding such
+            a ``deblender/`` subfolder.
+        verify : bool
+            Check the weight files against the SHA-256 recorded beside them.
+
+        Returns
+        -------
+        Deblender
+
+        Raises
+        ------
+        ValueError
+            Unknown name (the available ones are listed), a folder that is not a
+            finished deblender, or weights that fail their checksum.
+        FileNotFoundError
+            A path that does not exist.
+        """
+        from debvader_euclid.training.artifacts import load_stage
+
+        folder = cls._resolve(name_or_path)
+        networks, info = load_stage(folder, expected_stage="deblender", verify=verify)
+        return cls(networks, folder, info)
+
+    @staticmethod
+    def _resolve(name_or_path: str | os.PathLike) -> Path:
+        text = os.fspath(name_or_path)
+        shipped = available_models()
+        if text in shipped:
+            return packaged_models_folder() / text / "deblender"
+        path = Path(text).expanduser()
+        if path.is_dir():
+            if (path / "config.json").is_file():
+                return path
+            if (path / "deblender" / "config.json").is_file():
+                return path / "deblender"
+            raise ValueError(
+                f"{path} holds no trained deblender (no config.json, no deblender/ subfolder): "
+                "give a folder written by `debvader-euclid train deblender`"
+            )
+        if os.sep in text or path.suffix or path.exists():
+            raise FileNotFoundError(f"model folder {path} does not exist")
+        listed = ", ".join(repr(n) for n in shipped) or "none installed"
+        raise ValueError(
+            f"unknown model {text!r}: available models are {listed}, or give the path of a "
+            "folder written by `debvader-euclid train deblender`"
+        )
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def stamp_size(self) -> int:
+        """Side of the square stamps the model takes, pixels (0.1 arcsec)."""
+        return int(self.networks.config.stamp_size)
+
+    def __repr__(self) -> str:
+        return f"Deblender({str(self.folder)!r}, stamp_size={self.stamp_size})"
+
+    # ------------------------------------------------------------------ inference
+    def deblend(
+        self, images: np.ndarray, batch_size: int = 512, nonfinite: str = "raise"
+    ) -> np.ndarray:
+        """The central galaxy of each stamp, alone, noiseless and PSF-convolved.
+
+        Parameters
+        ----------
+        images : array_like
+            VIS stamps in uJy per pixel, each centred on the galaxy to extract, of
+            shape ``(S, S)``, ``(N, S, S)`` or ``(N, S, S, 1)`` with ``S`` =
+            :attr:`stamp_size`. Integer and float64 input is converted to float32.
+        batch_size : int
+            Stamps per network call; memory beyond the output stays flat for any N.
+        nonfinite : {"raise", "zero"}
+            NaN or infinite pixels raise ValueError (default), or are replaced by
+            0 uJy (the sky level of background-subtracted stamps) with a warning.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, same shape as ``images``, uJy per pixel.
+
+        Raises
+        ------
+        ValueError
+            Wrong shape or stamp size, non-numeric input, or non-finite pixels
+            with ``nonfinite="raise"``.
+        """
+        stamps, restore = self._prepare(images, nonfinite)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        out = np.empty_like(stamps)
+        for start in range(0, len(stamps), batch_size):
+            chunk = stamps[start : start + batch_size]
+            out[start : start + len(chunk)] = self.networks.predict(chunk, batch_size=len(chunk))
+        return restore(out)
+
+    def flux(self, images: np.ndarray, **kwargs: Any) -> np.ndarray:
+        """Flux of the central galaxy: the sum of its deblended pixels, uJy.
+
+        Parameters
+        ----------
+        images : array_like
+            As for :meth:`deblend`; keyword arguments are passed on to it.
+
+        Returns
+        -------
+        numpy.ndarray or float
+            float64, shape ``(N,)``, or a float for a single ``(S, S)`` stamp.
+        """
+        deblended = self.deblend(images, **kwargs)
+        return _sum_pixels(deblended)
+
+    def magnitude(self, images: np.ndarray, **kwargs: Any) -> np.ndarray:
+        """AB magnitude of the central galaxy, ``23.9 - 2.5 log10(flux / uJy)``.
+
+        Non-positive predicted fluxes give NaN (with a warning).
+        """
+        flux = np.asarray(self.flux(images, **kwargs), dtype=np.float64)
+        bad = ~(flux > 0)
+        if np.any(bad):
+            log.warning("%d stamp(s) with non-positive predicted flux: magnitude NaN", bad.sum())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mags = np.where(bad, np.nan, flux_to_mag(np.where(bad, 1.0, flux)))
+        return mags if mags.ndim else float(mags)
+
+    def sample(
+        self,
+        images: np.ndarray,
+        samples: int = 16,
+        seed: int = 0,
+        batch_size: int = 128,
+        nonfinite: str = "raise",
+    ) -> DeblendSamples:
+        """Uncertainty from the probabilistic latent: decode ``samples`` latent draws.
+
+        The blend encoder gives a Gaussian posterior over the latent space for
+        each stamp; each draw is decoded to an image. The spread of the images and
+        of their summed fluxes measures how well the stamp constrains the central
+        galaxy *given the model* (the epistemic part; it does not include errors
+        of the model itself). Reproducible for a given ``seed``.
+
+        Parameters
+        ----------
+        images : array_like
+            As for :meth:`deblend`.
+        samples : int
+            Latent draws per stamp (at least 2).
+        seed : int
+            Seed of the draws.
+        batch_size : int
+            Stamps per network call.
+        nonfinite : {"raise", "zero"}
+            As for :meth:`deblend`.
+
+        Returns
+        -------
+        DeblendSamples
+        """
+        import tensorflow as tf
+
+        if samples < 2:
+            raise ValueError(f"samples must be at least 2 to measure a spread, got {samples}")
+        stamps, restore = self._prepare(images, nonfinite)
+        n = len(stamps)
+        mean = np.empty_like(stamps)
+        std = np.empty_like(stamps)
+        flux = np.empty(n)
+        flux_std = np.empty(n)
+        normalizer = self.networks.normalizer
+        from debvader_euclid.models.losses import split_output
+
+        for start in range(0, n, batch_size):
+            chunk = stamps[start : start + batch_size]
+            posterior = self.networks.latent_distribution(chunk)
+            draws = posterior.sample(samples, seed=tf.constant([seed, start], dtype=tf.int32))
+            flat = tf.reshape(draws, (-1, draws.shape[-1]))
+            decoded, _ = split_output(
+                self.networks.decoder(flat, training=False), self.networks.config
+            )
+            images_uJy = normalizer.denormalize(np.asarray(decoded, dtype=np.float32)).reshape(
+                samples, len(chunk), *chunk.shape[1:]
+            )
+            sl = slice(start, start + len(chunk))
+            mean[sl] = images_uJy.mean(axis=0)
+            std[sl] = images_uJy.std(axis=0)
+            fluxes = images_uJy.sum(axis=(2, 3), dtype=np.float64)
+            flux[sl] = fluxes.mean(axis=0)
+            flux_std[sl] = fluxes.std(axis=0)
+        single = restore(mean).ndim == 2
+        return DeblendSamples(
+            mean=restore(mean),
+            std=restore(std),
+            flux_uJy=flux[0] if single else flux,
+            flux_std_uJy=flux_std[0] if single else flux_std,
+            samples=samples,
+        )
+
+    # ------------------------------------------------------------------ input checks
+    def _prepare(self, images: np.ndarray, nonfinite: str):
+        """Validate and convert to float32 ``(N, S, S)``; return a shape-restoring function."""
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(
+                f"nonfinite must be one of {', '.join(NONFINITE_POLICIES)}, got {nonfinite!r}"
+            )
+        array = np.asarray(images)
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise ValueError(f"images must be numeric arrays of uJy/pixel, got dtype {array.dtype}")
+        size = self.stamp_size
+        shape = array.shape
+        expected = f"({size}, {size}), (N, {size}, {size}) or (N, {size}, {size}, 1)"
+        if array.ndim == 2 and shape == (size, size):
+            stamps = array[None]
+        elif array.ndim == 3 and shape[1:] == (size, size):
+            stamps = array
+        elif array.ndim == 4 and shape[1:] == (size, size, 1):
+            stamps = array[..., 0]
+        else:
+            raise ValueError(
+                f"images have shape {shape}; this model takes VIS stamps of shape {expected} "
+                f"(uJy per 0.1 arcsec pixel), centred on the galaxy to extract"
+            )
+        stamps = np.ascontiguousarray(stamps, dtype=np.float32)
+        finite = np.isfinite(stamps)
+        if not finite.all():
+            n_bad = int((~finite).sum())
+            n_stamps = int((~finite).any(axis=(1, 2)).sum())
+            if nonfinite == "raise":
+                raise ValueError(
+                    f"{n_bad} pixel(s) in {n_stamps} stamp(s) are NaN or infinite: clean them, "
+                    "or pass nonfinite='zero' to set them to 0 uJy (the sky level)"
+                )
+            log.warning("%d NaN/infinite pixel(s) in %d stamp(s) set to 0 uJy", n_bad, n_stamps)
+            stamps = np.where(finite, stamps, np.float32(0.0))
+        if stamps.size and np.abs(stamps).max() > _IMPLAUSIBLE_PIXEL_UJY:
+            log.warning(
+                "pixel values up to %.3g: are the images in uJy per pixel (AB zero point 23.9)?",
+                float(np.abs(stamps).max()),
+            )
+
+        def restore(result: np.ndarray) -> np.ndarray:
+            return result.reshape(shape) if array.ndim != 3 else result
+
+        return stamps, restore
+
+
+def _sum_pixels(images: np.ndarray) -> np.ndarray | float:
+    """Sum over the two (or three, with a channel) last axes, float64."""
+    array = np.asarray(images)
+    axes = (-2, -1) if array.ndim in (2, 3) else (-3, -2, -1)
+    total = array.sum(axis=axes, dtype=np.float64)
+    return float(total) if np.ndim(total) == 0 else total
