@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "data_generation.describe",
     "data_generation.validate_command",
     "debvader_euclid.training.command",
+    "debvader_euclid.evaluation.command",
     "debvader_euclid.demo",
 )
 

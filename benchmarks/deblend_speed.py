@@ -1,0 +1,93 @@
+"""Benchmark: deblended stamps per second, against sep photometry of the same stamps.
+
+Prints the throughput of ``Deblender.deblend`` (several batch sizes) and of the
+SExtractor-style baseline (``sep_central_photometry``: detection, deblending,
+Kron photometry) on the same blended stamps, measured in the same run, and the
+ratio to the goal of 1,500 stamps per second on this machine.
+
+Usage::
+
+    python benchmarks/deblend_speed.py [--model analytic] [--data DIR] [--n-stamps 5000]
+
+Without ``--data`` a blended set is generated first with the built-in generator
+(not timed). Each figure is the best of ``--repeats`` runs, after one warm-up
+call that compiles the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+GOAL_STAMPS_PER_S = 1500.0
+
+
+def best_rate(function, n: int, repeats: int) -> float:
+    """Stamps per second of the fastest of ``repeats`` calls of ``function()``."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="analytic")
+    parser.add_argument("--data", help="blended data set (default: generate one)")
+    parser.add_argument("--n-stamps", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from data_generation.config import GenerationConfig
+    from data_generation.pipeline import generate_dataset
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid import Deblender
+    from debvader_euclid.baselines import sep_central_photometry
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            data = Path(tmp) / "blends"
+            cfg = GenerationConfig(kind="blended", n_stamps=args.n_stamps, seed=777)
+            generate_dataset(cfg, data, workers=os.cpu_count() or 1, progress=False)
+        arrays = read_numpy(
+            data, fields=["blend_noisy", "noise_sigma_uJy"], max_examples=args.n_stamps
+        )
+    stamps = arrays["blend_noisy"]
+    sigma = float(arrays["noise_sigma_uJy"][0])
+    n = len(stamps)
+    deblender = Deblender.load(args.model)
+    deblender.deblend(stamps[:64])  # warm-up: traces and compiles the network
+
+    print(
+        f"cores: {os.cpu_count()}, TensorFlow threads: intra "
+        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}, "
+        f"stamps: {n} ({stamps.shape[1]}x{stamps.shape[2]}), model: {deblender.folder}"
+    )
+    sep_rate = best_rate(lambda: sep_central_photometry(stamps, sigma), n, args.repeats)
+    print(f"baseline, sep detection + Kron photometry: {sep_rate:9.1f} stamps/s")
+    rates = {}
+    for batch in (64, 256, 1024):
+        rate = best_rate(lambda b=batch: deblender.deblend(stamps, batch_size=b), n, args.repeats)
+        rates[batch] = rate
+        print(
+            f"Deblender.deblend, batch {batch:5d}:     {rate:9.1f} stamps/s "
+            f"({rate / sep_rate:5.2f}x sep; {rate / GOAL_STAMPS_PER_S:4.2f}x the goal of "
+            f"{GOAL_STAMPS_PER_S:.0f}/s)"
+        )
+    best = max(rates, key=rates.get)
+    verdict = "meets" if rates[best] >= GOAL_STAMPS_PER_S else "MISSES"
+    print(f"best: batch {best}, {rates[best]:.1f} stamps/s: {verdict} the goal")
+
+
+if __name__ == "__main__":
+    main()

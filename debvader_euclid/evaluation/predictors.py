@@ -1,0 +1,241 @@
+"""Which trained network a data set is evaluated with, and running it.
+
+A **blended** data set is evaluated with the stage-2 deblender
+(:class:`debvader_euclid.deblender.Deblender`), fed ``blend_noisy``; an
+**isolated** data set with the stage-1 VAE, fed ``central_noisy``. Both predict
+the noiseless central galaxy (``central_noiseless``) in uJy per 0.1 arcsec pixel.
+
+A model is given as
+
+* a shipped model name (``"analytic"``): ``trained_models/<name>/deblender`` or
+  ``trained_models/<name>/vae``;
+* a model folder holding ``deblender/`` and/or ``vae/``;
+* a stage folder written by ``debvader-euclid train vae|deblender``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: Stage that evaluates each data set kind.
+STAGE_FOR_KIND = {"blended": "deblender", "isolated": "vae"}
+
+#: Input image field of each data set kind (what the network sees).
+INPUT_FIELD = {"blended": "blend_noisy", "isolated": "central_noisy"}
+
+#: The target of both stages.
+TARGET_FIELD = "central_noiseless"
+
+_TRAIN_COMMAND = {
+    "vae": "debvader-euclid train vae",
+    "deblender": "debvader-euclid train deblender",
+}
+
+
+@dataclass
+class Predictor:
+    """A loaded trained stage, ready to predict central galaxies.
+
+    Attributes
+    ----------
+    stage : {"vae", "deblender"}
+        Stage 1 (isolated galaxies) or stage 2 (blends).
+    folder : pathlib.Path
+        Stage folder the weights were loaded from.
+    stamp_size : int
+        Side of the square stamps the networks take, pixels.
+    info : dict
+        ``{"stage", "model", "training", "provenance"}`` from
+        :func:`debvader_euclid.training.artifacts.load_stage`.
+    """
+
+    stage: str
+    folder: Path
+    stamp_size: int
+    info: dict[str, Any]
+    _run: Callable[[np.ndarray, int], np.ndarray]
+
+    def predict(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Noiseless central galaxy of each stamp.
+
+        Parameters
+        ----------
+        images : numpy.ndarray
+            ``(N, S, S)`` input stamps, uJy/pixel.
+        batch_size : int
+            Stamps per network call.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, S, S)`` float32 predictions, uJy/pixel.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        return np.asarray(self._run(np.asarray(images), int(batch_size)), dtype=np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-JSON description for ``evaluation.json``: stage, folder, weights, data."""
+        provenance = self.info.get("provenance", {})
+        model = self.info.get("model")
+        return {
+            "stage": self.stage,
+            "folder": str(self.folder.resolve()),
+            "stamp_size": self.stamp_size,
+            "weights_sha256": provenance.get("files", {}),
+            "training_data": provenance.get("data", {}),
+            "model_config": model.to_dict() if hasattr(model, "to_dict") else None,
+        }
+
+    def training_manifests(self) -> set[str]:
+        """SHA-256 of the manifests of the data sets this stage was trained/validated on."""
+        data = self.info.get("provenance", {}).get("data", {})
+        return {
+            str(part["manifest_sha256"])
+            for part in data.values()
+            if isinstance(part, dict) and part.get("manifest_sha256")
+        }
+
+
+def _stage_of(folder: Path) -> str | None:
+    """Stage recorded in ``folder/config.json``, or None if it is unreadable."""
+    from debvader_euclid.training.artifacts import read_config
+
+    try:
+        return read_config(folder)[0]
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _wrong_stage(folder: Path, stage: str, kind: str) -> ValueError:
+    wanted = STAGE_FOR_KIND[kind]
+    article = "an" if kind == "isolated" else "a"
+    return ValueError(
+        f"{folder} holds a trained {stage!r} stage, but {article} {kind!r} data set is "
+        f"evaluated with the {wanted!r} stage: give a folder written by "
+        f"`{_TRAIN_COMMAND[wanted]}`, or a model folder holding {wanted}/"
+    )
+
+
+def vae_models() -> list[str]:
+    """Names of the shipped models that hold a trained stage-1 VAE (``vae/``)."""
+    from debvader_euclid.deblender import packaged_models_folder
+
+    root = packaged_models_folder()
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and (p / "vae" / "config.json").is_file()
+    )
+
+
+def resolve_vae_folder(model: str | os.PathLike) -> Path:
+    """Stage folder of the stage-1 VAE named by ``model``.
+
+    Parameters
+    ----------
+    model : str or path-like
+        A shipped model name with a ``vae/`` (:func:`vae_models`), a model folder
+        holding ``vae/``, or a stage folder written by ``debvader-euclid train vae``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the available ones are listed), or a folder without a VAE.
+    FileNotFoundError
+        A path that does not exist.
+    """
+    from debvader_euclid.deblender import packaged_models_folder
+
+    text = os.fspath(model)
+    shipped = vae_models()
+    if text in shipped:
+        return packaged_models_folder() / text / "vae"
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return path
+        if (path / "vae" / "config.json").is_file():
+            return path / "vae"
+        raise ValueError(
+            f"{path} holds no trained VAE (no config.json, no vae/ subfolder): an isolated "
+            "data set is evaluated with the stage-1 VAE; give a folder written by "
+            "`debvader-euclid train vae` or a model folder holding vae/"
+        )
+    if os.sep in text or path.suffix or path.exists():
+        raise FileNotFoundError(f"model folder {path} does not exist")
+    listed = ", ".join(repr(n) for n in shipped) or "none installed"
+    raise ValueError(
+        f"unknown model {text!r}: models with a stage-1 VAE are {listed}, or give the path "
+        "of a folder written by `debvader-euclid train vae`"
+    )
+
+
+def load_predictor(model: str | os.PathLike, kind: str, verify: bool = True) -> Predictor:
+    """Load the stage that evaluates a data set of ``kind``.
+
+    Parameters
+    ----------
+    model : str or path-like
+        Shipped model name, model folder or stage folder (see the module docstring).
+    kind : {"blended", "isolated"}
+        Data set kind: blended -> stage-2 deblender, isolated -> stage-1 VAE.
+    verify : bool
+        Check the weight files against the SHA-256 recorded beside them.
+
+    Returns
+    -------
+    Predictor
+
+    Raises
+    ------
+    ValueError
+        Unknown model name, a folder lacking the needed stage or holding the other
+        one, an unfinished or corrupted stage, or an unknown kind.
+    FileNotFoundError
+        A model path that does not exist.
+    """
+    if kind not in STAGE_FOR_KIND:
+        raise ValueError(f"unknown data set kind {kind!r}: expected blended or isolated")
+    path = Path(os.fspath(model)).expanduser()
+    if (path / "config.json").is_file():
+        stage = _stage_of(path)
+        if stage is not None and stage != STAGE_FOR_KIND[kind]:
+            raise _wrong_stage(path, stage, kind)
+
+    if kind == "blended":
+        from debvader_euclid.deblender import Deblender
+
+        deblender = Deblender.load(model, verify=verify)
+        log.info("evaluating with the deblender in %s", deblender.folder)
+        return Predictor(
+            stage="deblender",
+            folder=deblender.folder,
+            stamp_size=deblender.stamp_size,
+            info=deblender.info,
+            _run=lambda images, batch: deblender.deblend(images, batch_size=batch),
+        )
+
+    from debvader_euclid.training.artifacts import load_stage
+
+    folder = resolve_vae_folder(model)
+    networks, info = load_stage(folder, expected_stage="vae", verify=verify)
+    log.info("evaluating with the stage-1 VAE in %s", folder)
+    return Predictor(
+        stage="vae",
+        folder=folder,
+        stamp_size=int(networks.config.stamp_size),
+        info=info,
+        _run=lambda images, batch: networks.predict(images, batch_size=batch),
+    )

@@ -1,0 +1,329 @@
+"""``debvader-euclid evaluate``: the report built end to end on the tiny data sets.
+
+The tiny fixtures (``tests/conftest.py``) are 32x32 synthetic exponential galaxies
+and networks trained for 3 epochs: the numbers are poor, but every file must be
+written and every table must agree with :mod:`debvader_euclid.metrics` recomputed
+from ``predictions.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_generation.io_utils import sha256_file
+from data_generation.manifest import Manifest, ShardRecord, manifest_sha256, save_manifest
+from data_generation.schema import SCHEMA_VERSION
+from debvader_euclid.cli import main
+from debvader_euclid.evaluation.predictors import load_predictor, resolve_vae_folder
+from debvader_euclid.evaluation.report import REPORT_FILES, evaluate, panel_indices
+from debvader_euclid.evaluation.tables import (
+    distance_edges,
+    flux_metrics_table,
+    markdown_table,
+    table1_markdown,
+)
+from debvader_euclid.metrics import (
+    PAPER_TABLE1,
+    noise_floor_fractional,
+    normalised_flux_residual,
+    per_magnitude_bins,
+    summary_statistics,
+)
+from debvader_euclid.plotting import percent_error_map
+
+BLEND_ONLY = {"blending.csv", "blending.png"}
+STAT_COLUMNS = {  # metrics.csv column -> summary_statistics key
+    "std": "std",
+    "bias": "median",
+    "mean": "mean",
+    "sigma_mad": "sigma_mad",
+    "fraction_catastrophic": "fraction_catastrophic",
+    "n": "n",
+    "n_failed": "n_nonfinite",
+}
+RESIDUAL_OF = {  # (method, flux_true) -> (F_true column, F_pred column) of predictions.csv
+    ("ours", "stamp"): ("flux_true_uJy", "flux_pred_uJy"),
+    ("sep_auto", "stamp"): ("flux_true_uJy", "sep_flux_auto_uJy"),
+    ("sep_iso", "stamp"): ("flux_true_uJy", "sep_flux_iso_uJy"),
+    ("ours", "catalogue"): ("flux_catalogue_uJy", "flux_pred_uJy"),
+    ("sep_auto", "catalogue"): ("flux_catalogue_uJy", "sep_flux_auto_uJy"),
+    ("sep_iso", "catalogue"): ("flux_catalogue_uJy", "sep_flux_iso_uJy"),
+}
+
+
+def read_csv(path) -> pd.DataFrame:
+    return pd.read_csv(path, float_precision="round_trip")
+
+
+def check_metrics_against_predictions(out, dataset: str, kind: str, with_sep: bool) -> None:
+    """metrics.csv and per_magnitude.csv recomputed from predictions.csv."""
+    metrics = read_csv(out / "metrics.csv")
+    predictions = read_csv(out / "predictions.csv")
+    keys = [k for k in RESIDUAL_OF if with_sep or k[0] == "ours"]
+    assert list(zip(metrics["method"], metrics["flux_true"], strict=True)) == keys
+    assert (metrics["dataset"] == dataset).all()
+    assert (metrics["kind"] == kind).all()
+    np.testing.assert_allclose(metrics["paper_std"], PAPER_TABLE1[(dataset, kind)])
+    for row in metrics.itertuples(index=False):
+        true_col, pred_col = RESIDUAL_OF[(row.method, row.flux_true)]
+        r = normalised_flux_residual(predictions[true_col], predictions[pred_col])
+        stats = summary_statistics(r)
+        for column, key in STAT_COLUMNS.items():
+            assert getattr(row, column) == pytest.approx(stats[key], rel=1e-12, abs=1e-15), (
+                row.method,
+                row.flux_true,
+                column,
+            )
+        assert row.n_total == len(predictions)
+        assert row.ratio_to_paper == pytest.approx(row.std / row.paper_std)
+    np.testing.assert_allclose(
+        predictions["residual"],
+        normalised_flux_residual(predictions["flux_true_uJy"], predictions["flux_pred_uJy"]),
+    )
+    if with_sep:  # detection failures are counted, not dropped
+        sep_auto = metrics[(metrics["method"] == "sep_auto") & (metrics["flux_true"] == "stamp")]
+        assert int(sep_auto["n_failed"].iloc[0]) == int((~predictions["sep_detected"]).sum())
+
+    per_mag = read_csv(out / "per_magnitude.csv")
+    ours = per_mag[per_mag["method"] == "ours"].drop(columns="method").reset_index(drop=True)
+    expected = per_magnitude_bins(
+        predictions["mag_true"], predictions["residual"], noise_floor=predictions["noise_floor"]
+    )
+    pd.testing.assert_frame_equal(ours, expected, check_dtype=False, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.deblender import Deblender
+
+    out = tmp_path / "report"
+    result = evaluate(str(trained_deblender), blended_data, out, max_examples=120, n_panels=3)
+
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    assert all((out / name).stat().st_size > 0 for name in REPORT_FILES)
+    assert result.stage == "deblender"
+    assert result.kind == "blended"
+    check_metrics_against_predictions(out, "analytic", "blended", with_sep=True)
+
+    # The predictions are the deblender's on blend_noisy; the floor is the stamp floor.
+    data = read_numpy(blended_data, max_examples=120)
+    predictions = read_csv(out / "predictions.csv")
+    flux = Deblender.load(trained_deblender).flux(data["blend_noisy"][:8])
+    np.testing.assert_allclose(predictions["flux_pred_uJy"][:8], flux, rtol=1e-5)
+    np.testing.assert_allclose(
+        predictions["noise_floor"],
+        noise_floor_fractional(data["central_noiseless"], data["noise_sigma_uJy"]),
+    )
+    np.testing.assert_array_equal(predictions["central_id"], data["central_id"])
+    for column in ("blendedness", "neighbour_distance_arcsec", "e1_pred", "hlr_true_arcsec"):
+        assert column in predictions
+
+    blending = read_csv(out / "blending.csv")
+    assert set(blending["variable"]) == {"blendedness", "neighbour_distance_arcsec"}
+    assert set(blending["method"]) == {"ours", "sep_auto", "sep_iso"}
+    morphology = read_csv(out / "morphology.csv")
+    assert list(morphology["quantity"]) == ["e1", "e2", "|e|", "hlr"]
+
+    info = json.loads((out / "evaluation.json").read_text())
+    assert info["data"]["manifest_sha256"] == manifest_sha256(blended_data)
+    assert info["data"]["n_examples_evaluated"] == 120
+    assert info["data"]["used_in_training"] is True  # the fixture trained on this set
+    assert info["model"]["stage"] == "deblender"
+    assert info["model"]["folder"] == str(trained_deblender.resolve())
+    assert info["files"] == sorted(REPORT_FILES)
+    assert {"numpy", "tensorflow", "sep", "galsim"} <= set(info["software"])
+
+    report = (out / "report.md").read_text()
+    ours = result.metrics.iloc[0]
+    assert f"{100 * ours['std']:.2f}%" in report  # generated numbers, not hard-coded
+    assert "8.97%" not in report
+    assert "9.93%" in report
+    for figure in ("panels.png", "residuals.png", "morphology.png", "blending.png"):
+        assert f"]({figure})" in report
+    assert "Warning: the model was trained or validated on this data set" in report
+    assert "| paper (VAE) |" in (out / "metrics.md").read_text()
+
+
+def test_isolated_report_through_the_cli(trained_vae, isolated_data, tmp_path, capsys, caplog):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.training.artifacts import load_stage
+
+    out = tmp_path / "isolated"
+    args = ["evaluate", "--model", str(trained_vae), "--data", str(isolated_data)]
+    args += ["--out", str(out), "--max-examples", "80", "--panels", "2"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "paper (VAE)" in printed
+    assert "8.97%" in printed
+
+    assert sorted(p.name for p in out.iterdir()) == sorted(set(REPORT_FILES) - BLEND_ONLY)
+    check_metrics_against_predictions(out, "analytic", "isolated", with_sep=True)
+    predictions = read_csv(out / "predictions.csv")
+    data = read_numpy(isolated_data, fields=["central_noisy"], max_examples=80)
+    networks, _ = load_stage(trained_vae, expected_stage="vae")
+    flux = networks.predict(data["central_noisy"][:8]).sum(axis=(1, 2), dtype=np.float64)
+    np.testing.assert_allclose(predictions["flux_pred_uJy"][:8], flux, rtol=1e-5)
+    assert "blendedness" not in predictions
+    info = json.loads((out / "evaluation.json").read_text())
+    assert info["command_line"][:2] == ["debvader-euclid", "evaluate"]
+    assert info["model"]["stage"] == "vae"
+
+    # An existing report is refused without --overwrite (exit status 2, clear message).
+    (out / "notes.txt").write_text("mine")
+    with caplog.at_level(logging.ERROR):
+        assert main(args) == 2
+    assert "--overwrite" in caplog.text
+
+    # --overwrite replaces the report's files only; files it no longer writes go.
+    before = (out / "metrics.csv").stat().st_mtime_ns
+    rerun = ["evaluate", "--model", str(trained_vae), "--data", str(isolated_data)]
+    rerun += ["--out", str(out), "--max-examples", "40", "--panels", "0", "--no-sep"]
+    assert main([*rerun, "--overwrite"]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "panels.png").exists()
+    assert (out / "metrics.csv").stat().st_mtime_ns >= before
+    metrics = read_csv(out / "metrics.csv")
+    assert set(metrics["method"]) == {"ours"}
+    assert (metrics["n_total"] == 40).all()
+    check_metrics_against_predictions(out, "analytic", "isolated", with_sep=False)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_existing_report_folder_is_refused_first(tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "something").write_text("x")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        evaluate("analytic", tmp_path / "no-data", out)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match="not a folder"):
+        evaluate("analytic", tmp_path / "no-data", tmp_path / "file")
+
+
+def test_data_set_without_truth_is_refused(tmp_path):
+    import tensorflow as tf
+
+    folder = tmp_path / "no-truth"
+    folder.mkdir()
+    shard = folder / "shard-00000-of-00001.tfrecord"
+    image = np.zeros((32, 32), dtype="<f4").tobytes()
+    feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))
+    example = tf.train.Example(
+        features=tf.train.Features(feature={"central_noisy": feature, "central_noiseless": feature})
+    )
+    with tf.io.TFRecordWriter(str(shard)) as writer:
+        writer.write(example.SerializeToString())
+    record = ShardRecord(
+        file=shard.name,
+        index=0,
+        n_examples=1,
+        sha256=sha256_file(shard),
+        seed=0,
+        n_bytes=shard.stat().st_size,
+    )
+    save_manifest(
+        folder,
+        Manifest(
+            kind="isolated",
+            schema_version=SCHEMA_VERSION,
+            stamp_size=32,
+            seed=0,
+            config={},
+            shards=[record],
+        ),
+    )
+    with pytest.raises(ValueError, match="central_mag_vis") as info:
+        evaluate("analytic", folder, tmp_path / "report")
+    assert "central_stamp_flux_uJy" in str(info.value)
+    assert not (tmp_path / "report").exists()
+
+
+def test_stamp_size_mismatch_names_both_sizes(trained_deblender, write_dataset, tmp_path):
+    small = write_dataset(tmp_path / "small", "blended", 4, 1, size=16, seed=5)
+    with pytest.raises(ValueError, match=r"32x32.*16x16"):
+        evaluate(trained_deblender, small, tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+
+
+def test_model_resolution_errors(
+    trained_vae, trained_deblender, blended_data, isolated_data, tmp_path
+):
+    out = tmp_path / "report"
+    with pytest.raises(ValueError, match="unknown model 'no-such-model'"):
+        evaluate("no-such-model", blended_data, out)
+    with pytest.raises(ValueError, match="unknown model 'no-such-model'"):
+        evaluate("no-such-model", isolated_data, out)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        evaluate(tmp_path / "missing" / "model", blended_data, out)
+    with pytest.raises(ValueError, match="'vae' stage.*'deblender' stage"):
+        evaluate(trained_vae, blended_data, out)
+    with pytest.raises(ValueError, match="'deblender' stage.*'vae' stage"):
+        evaluate(trained_deblender, isolated_data, out)
+    assert not out.exists()
+
+    # A model folder holding only vae/: fine for isolated sets, clear error for blends.
+    model = tmp_path / "model"
+    model.mkdir()
+    os.symlink(trained_vae, model / "vae")
+    assert resolve_vae_folder(model) == model / "vae"
+    with pytest.raises(ValueError, match="no trained deblender"):
+        load_predictor(model, "blended")
+    with pytest.raises(ValueError, match="no trained VAE"):
+        resolve_vae_folder(tmp_path)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_percent_error_map_known_values():
+    truth = np.array([[1.0, 0.5], [0.001, 2.0]])
+    pred = np.array([[1.1, 0.25], [5.0, 2.0]])
+    pct = percent_error_map(truth, pred, min_truth_uJy=0.01)
+    np.testing.assert_allclose(pct.compressed(), [10.0, -50.0, 0.0])
+    assert pct.mask.tolist() == [[False, False], [True, False]]
+
+
+def test_panel_indices_spread_in_magnitude():
+    mag = np.array([24.0, 19.0, 22.0, 25.0, 20.0])
+    assert panel_indices(mag, 3) == [1, 2, 3]  # brightest, median, faintest
+    assert panel_indices(mag, 10) == [1, 4, 2, 0, 3]
+    assert panel_indices(mag, 0) == []
+
+
+def test_tables_on_hand_made_residuals():
+    ours = np.array([0.1, -0.1, 0.1, -0.1])
+    sep = np.array([0.2, np.nan, 0.6, 0.2])
+    table = flux_metrics_table(
+        {("ours", "stamp"): ours, ("sep_auto", "stamp"): sep}, "analytic", "blended"
+    )
+    assert table["std"].tolist() == pytest.approx([0.1, np.std([0.2, 0.6, 0.2])])
+    assert table["n_failed"].tolist() == [0, 1]
+    assert table["n_total"].tolist() == [4, 4]
+    assert table["fraction_catastrophic"].tolist() == pytest.approx([0.0, 1 / 3])
+    assert table["ratio_to_paper"].iloc[0] == pytest.approx(0.1 / 0.0993)
+    text = table1_markdown(table)
+    assert "| analytic | blended | stamp | 9.93% | 10.00% |" in text
+    assert "(1 failed)" in text
+
+    md = markdown_table(pd.DataFrame({"a": [1, 2], "b": [0.5, np.nan], "c": ["x|y", "z"]}))
+    assert md.splitlines() == [
+        "| a | b | c |",
+        "|---|---|---|",
+        "| 1 | 0.5 | x\\|y |",
+        "| 2 | n/a | z |",
+    ]
+
+    np.testing.assert_allclose(
+        distance_edges(np.array([0.31, 1.55])), [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6]
+    )
