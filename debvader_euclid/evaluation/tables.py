@@ -336,16 +336,19 @@ def table1_markdown(metrics: pd.DataFrame) -> str:
     Returns
     -------
     str
-        A Markdown table with one row per definition of ``F_true`` and one column
-        per method (percent), the paper's VAE first.
+        A Markdown table with one row per (data set, kind, definition of ``F_true``)
+        and one column per method (percent), the paper's VAE first; ``metrics``
+        may concatenate the tables of several evaluations.
     """
     methods = [m for m in METHOD_LABELS if m in set(metrics["method"])]
     header = ["data set", "kind", "F_true", "paper (VAE)"] + [METHOD_LABELS[m] for m in methods]
     rows = []
-    for flux_true, group in metrics.groupby("flux_true", sort=False):
+    for (dataset, kind, flux_true), group in metrics.groupby(
+        ["dataset", "kind", "flux_true"], sort=False
+    ):
         first = group.iloc[0]
         by_method = {r.method: r for r in group.itertuples(index=False)}
-        cells = [first["dataset"], first["kind"], str(flux_true), _percent(first["paper_std"])]
+        cells = [dataset, kind, str(flux_true), _percent(first["paper_std"])]
         for method in methods:
             row = by_method.get(method)
             text = _percent(row.std) if row is not None else "n/a"

@@ -315,6 +315,10 @@ def test_tables_on_hand_made_residuals():
     text = table1_markdown(table)
     assert "| analytic | blended | stamp | 9.93% | 10.00% |" in text
     assert "(1 failed)" in text
+    isolated = flux_metrics_table({("ours", "stamp"): ours * 0.5}, "analytic", "isolated")
+    both = table1_markdown(pd.concat([isolated, table], ignore_index=True))
+    assert "| analytic | isolated | stamp | 8.97% | 5.00% |" in both
+    assert "| analytic | blended | stamp | 9.93% | 10.00% |" in both
 
     md = markdown_table(pd.DataFrame({"a": [1, 2], "b": [0.5, np.nan], "c": ["x|y", "z"]}))
     assert md.splitlines() == [
