@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Version of the record layout, stored in every manifest; readers refuse other versions.
 SCHEMA_VERSION = 1
 
 KINDS = ("isolated", "blended")

@@ -5,8 +5,7 @@ fluxes in uJy, magnitudes AB) and returns numpy arrays, dictionaries of floats o
 :class:`pandas.DataFrame` objects; nothing loads TensorFlow.
 
 Flux accuracy follows the method paper (Nemani, Fontana, Merlin & Caro 2023,
-"Reconstructing blended galaxies with Machine Learning"; a copy is
-``/work/shared/reference/000_aa72c99c51cf3d2f.txt``):
+"Reconstructing blended galaxies with Machine Learning"):
 
 * the flux of a prediction is the **sum of its pixels**
   (:func:`predicted_flux_uJy`);

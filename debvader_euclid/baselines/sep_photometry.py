@@ -3,7 +3,7 @@
 This is the classical baseline the deblender is measured against: the method
 paper quotes SExtractor apertures underestimating fluxes by ~12 % (Boucaud et al.
 2020, MNRAS 491, 2481). It follows sep's documented recipe for SExtractor's
-FLUX_AUTO (see ``/work/shared/reference/NOTES.md``, "Reference codes").
+FLUX_AUTO (the SExtractor recipe as used by BlendingToolKit).
 
 Per stamp
 ---------

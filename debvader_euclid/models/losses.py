@@ -90,6 +90,20 @@ class PixelGaussianNLL(keras.losses.Loss):
         self.model_config = config
 
     def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        """Negative log-likelihood of each stamp, summed over its pixels.
+
+        Parameters
+        ----------
+        y_true : tf.Tensor
+            Normalised noiseless targets, ``(batch, S, S)`` or ``(batch, S, S, 1)``.
+        y_pred : tf.Tensor
+            Raw decoder output, ``(batch, S, S, config.output_channels)``.
+
+        Returns
+        -------
+        tf.Tensor
+            ``(batch,)``, nats per stamp.
+        """
         y_pred = tf.convert_to_tensor(y_pred)
         y_true = tf.cast(y_true, y_pred.dtype)
         if y_true.shape.rank == 4:
@@ -100,6 +114,7 @@ class PixelGaussianNLL(keras.losses.Loss):
         return tf.reduce_sum(nll, axis=[1, 2])
 
     def get_config(self) -> dict:
+        """Serialisable configuration: the loss name and the model configuration."""
         return {"name": self.name, "config": self.model_config.to_dict()}
 
     @classmethod
