@@ -63,4 +63,4 @@ docs: $(DOCS_INSTALLED)
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache demo_output benchmark_output
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache demo_output benchmark_output docs/_build
