@@ -40,17 +40,76 @@ def packaged_models_folder() -> Path:
     return Path(str(importlib.resources.files(PACKAGED_MODELS)))
 
 
-def available_models() -> list[str]:
-    """Names of the shipped models that hold a trained deblender.
+#: What each stage is called in messages, and the command that writes it.
+_STAGE_HELP = {
+    "vae": ("VAE", "debvader-euclid train vae"),
+    "deblender": ("deblender", "debvader-euclid train deblender"),
+}
+
+
+def available_models(stage: str = "deblender") -> list[str]:
+    """Names of the shipped models that hold a trained ``stage``.
+
+    Parameters
+    ----------
+    stage : {"deblender", "vae"}
+        The stage-2 deblender (default) or the stage-1 VAE.
 
     Returns
     -------
     list of str
-        Sorted names usable with :meth:`Deblender.load`.
+        Sorted names usable with :meth:`Deblender.load` (or, for ``"vae"``, with
+        ``debvader-euclid evaluate`` on isolated data).
     """
     root = packaged_models_folder()
     return sorted(
-        p.name for p in root.iterdir() if p.is_dir() and (p / "deblender" / "config.json").is_file()
+        p.name for p in root.iterdir() if p.is_dir() and (p / stage / "config.json").is_file()
+    )
+
+
+def resolve_stage_folder(name_or_path: str | os.PathLike, stage: str = "deblender") -> Path:
+    """The folder of a trained ``stage`` named by a model name or a path.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A shipped model name (:func:`available_models`), a model folder holding a
+        ``<stage>/`` subfolder, or a stage folder written by ``debvader-euclid train``.
+    stage : {"deblender", "vae"}
+
+    Returns
+    -------
+    pathlib.Path
+        A folder with a ``config.json`` (its stage is checked when it is loaded).
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the available ones are listed), or a folder without the stage.
+    FileNotFoundError
+        A path that does not exist.
+    """
+    what, command = _STAGE_HELP[stage]
+    text = os.fspath(name_or_path)
+    shipped = available_models(stage)
+    if text in shipped:
+        return packaged_models_folder() / text / stage
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return path
+        if (path / stage / "config.json").is_file():
+            return path / stage
+        raise ValueError(
+            f"{path} holds no trained {what} (no config.json, no {stage}/ subfolder): give a "
+            f"folder written by `{command}`, or a model folder holding {stage}/"
+        )
+    if os.sep in text or path.suffix or path.exists():
+        raise FileNotFoundError(f"model folder {path} does not exist")
+    listed = ", ".join(repr(n) for n in shipped) or "none installed"
+    raise ValueError(
+        f"unknown model {text!r}: models with a trained {what} are {listed}, or give the "
+        f"path of a folder written by `{command}`"
     )
 
 
@@ -135,33 +194,9 @@ class Deblender:
         """
         from debvader_euclid.training.artifacts import load_stage
 
-        folder = cls._resolve(name_or_path)
+        folder = resolve_stage_folder(name_or_path, "deblender")
         networks, info = load_stage(folder, expected_stage="deblender", verify=verify)
         return cls(networks, folder, info)
-
-    @staticmethod
-    def _resolve(name_or_path: str | os.PathLike) -> Path:
-        text = os.fspath(name_or_path)
-        shipped = available_models()
-        if text in shipped:
-            return packaged_models_folder() / text / "deblender"
-        path = Path(text).expanduser()
-        if path.is_dir():
-            if (path / "config.json").is_file():
-                return path
-            if (path / "deblender" / "config.json").is_file():
-                return path / "deblender"
-            raise ValueError(
-                f"{path} holds no trained deblender (no config.json, no deblender/ subfolder): "
-                "give a folder written by `debvader-euclid train deblender`"
-            )
-        if os.sep in text or path.suffix or path.exists():
-            raise FileNotFoundError(f"model folder {path} does not exist")
-        listed = ", ".join(repr(n) for n in shipped) or "none installed"
-        raise ValueError(
-            f"unknown model {text!r}: available models are {listed}, or give the path of a "
-            "folder written by `debvader-euclid train deblender`"
-        )
 
     # ------------------------------------------------------------------ properties
     @property

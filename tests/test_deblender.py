@@ -106,7 +106,7 @@ def test_non_numeric_input(deblender):
 
 
 def test_unknown_name_lists_available_models():
-    with pytest.raises(ValueError, match=r"unknown model 'nonexistent': available models are"):
+    with pytest.raises(ValueError, match=r"unknown model 'nonexistent': models with a trained"):
         Deblender.load("nonexistent")
     assert isinstance(available_models(), list)
 

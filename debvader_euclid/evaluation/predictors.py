@@ -126,62 +126,6 @@ def _wrong_stage(folder: Path, stage: str, kind: str) -> ValueError:
     )
 
 
-def vae_models() -> list[str]:
-    """Names of the shipped models that hold a trained stage-1 VAE (``vae/``)."""
-    from debvader_euclid.deblender import packaged_models_folder
-
-    root = packaged_models_folder()
-    return sorted(
-        p.name for p in root.iterdir() if p.is_dir() and (p / "vae" / "config.json").is_file()
-    )
-
-
-def resolve_vae_folder(model: str | os.PathLike) -> Path:
-    """Stage folder of the stage-1 VAE named by ``model``.
-
-    Parameters
-    ----------
-    model : str or path-like
-        A shipped model name with a ``vae/`` (:func:`vae_models`), a model folder
-        holding ``vae/``, or a stage folder written by ``debvader-euclid train vae``.
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    ValueError
-        Unknown name (the available ones are listed), or a folder without a VAE.
-    FileNotFoundError
-        A path that does not exist.
-    """
-    from debvader_euclid.deblender import packaged_models_folder
-
-    text = os.fspath(model)
-    shipped = vae_models()
-    if text in shipped:
-        return packaged_models_folder() / text / "vae"
-    path = Path(text).expanduser()
-    if path.is_dir():
-        if (path / "config.json").is_file():
-            return path
-        if (path / "vae" / "config.json").is_file():
-            return path / "vae"
-        raise ValueError(
-            f"{path} holds no trained VAE (no config.json, no vae/ subfolder): an isolated "
-            "data set is evaluated with the stage-1 VAE; give a folder written by "
-            "`debvader-euclid train vae` or a model folder holding vae/"
-        )
-    if os.sep in text or path.suffix or path.exists():
-        raise FileNotFoundError(f"model folder {path} does not exist")
-    listed = ", ".join(repr(n) for n in shipped) or "none installed"
-    raise ValueError(
-        f"unknown model {text!r}: models with a stage-1 VAE are {listed}, or give the path "
-        "of a folder written by `debvader-euclid train vae`"
-    )
-
-
 def load_predictor(model: str | os.PathLike, kind: str, verify: bool = True) -> Predictor:
     """Load the stage that evaluates a data set of ``kind``.
 
@@ -227,9 +171,10 @@ def load_predictor(model: str | os.PathLike, kind: str, verify: bool = True) -> 
             _run=lambda images, batch: deblender.deblend(images, batch_size=batch),
         )
 
+    from debvader_euclid.deblender import resolve_stage_folder
     from debvader_euclid.training.artifacts import load_stage
 
-    folder = resolve_vae_folder(model)
+    folder = resolve_stage_folder(model, "vae")
     networks, info = load_stage(folder, expected_stage="vae", verify=verify)
     log.info("evaluating with the stage-1 VAE in %s", folder)
     return Predictor(

@@ -20,7 +20,8 @@ from data_generation.io_utils import sha256_file
 from data_generation.manifest import Manifest, ShardRecord, manifest_sha256, save_manifest
 from data_generation.schema import SCHEMA_VERSION
 from debvader_euclid.cli import main
-from debvader_euclid.evaluation.predictors import load_predictor, resolve_vae_folder
+from debvader_euclid.deblender import resolve_stage_folder
+from debvader_euclid.evaluation.predictors import load_predictor
 from debvader_euclid.evaluation.report import REPORT_FILES, evaluate, panel_indices
 from debvader_euclid.evaluation.tables import (
     distance_edges,
@@ -276,11 +277,11 @@ def test_model_resolution_errors(
     model = tmp_path / "model"
     model.mkdir()
     os.symlink(trained_vae, model / "vae")
-    assert resolve_vae_folder(model) == model / "vae"
+    assert resolve_stage_folder(model, "vae") == model / "vae"
     with pytest.raises(ValueError, match="no trained deblender"):
         load_predictor(model, "blended")
     with pytest.raises(ValueError, match="no trained VAE"):
-        resolve_vae_folder(tmp_path)
+        resolve_stage_folder(tmp_path, "vae")
 
 
 # --------------------------------------------------------------------------- helpers
