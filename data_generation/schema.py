@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Version of the record layout, stored in every manifest; readers refuse other versions.
+#: Version of the record layout, stored in every manifest (``schema_version``) and bumped
+#: whenever a field is added, removed or changes meaning; readers refuse other versions.
 SCHEMA_VERSION = 1
 
 KINDS = ("isolated", "blended")
