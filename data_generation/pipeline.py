@@ -23,6 +23,7 @@ one shard at a time and holds only the catalogue.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import logging
 import multiprocessing
 import os
@@ -48,6 +49,7 @@ from data_generation.manifest import (
     load_manifest,
     save_manifest,
     shard_filename,
+    verify_shards,
 )
 from data_generation.render import StampRenderer
 from data_generation.schema import SCHEMA_VERSION
@@ -83,6 +85,8 @@ class GenerationSummary:
         catalogue holds fewer eligible galaxies than ``n_stamps``).
     seconds : float
         Wall-clock time of the call.
+    n_written_examples : int
+        Examples in the shards written by this call.
     shard_seconds : list of float
         Wall-clock time each shard written by this call took in its worker, s
         (start-up excluded): their sum over the examples gives the per-process rate.
@@ -96,10 +100,12 @@ class GenerationSummary:
     n_catalogue_rows: int = 0
     central_reuse: float = 1.0
     seconds: float = 0.0
+    n_written_examples: int = 0
+    shard_seconds: list[float] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Human-readable closing summary."""
-        rate = self.shards_written and self.n_written_examples / max(self.seconds, 1e-9)
+        rate = self.n_written_examples / self.seconds if self.seconds > 0 else 0.0
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped_rows.items())) or "none"
         lines = [
             f"data set: {self.out_dir} ({self.n_examples} examples)",
@@ -114,9 +120,6 @@ class GenerationSummary:
                 "average (the catalogue holds fewer galaxies than stamps asked for)"
             )
         return lines
-
-    n_written_examples: int = 0
-    shard_seconds: list[float] = field(default_factory=list)
 
 
 def generate_dataset(
@@ -411,8 +414,6 @@ def _prepare_folder(config: GenerationConfig, out_dir: Path, overwrite: bool) ->
         manifest = load_manifest(out_dir)
         existing = manifest.config.get("generation")
         if existing == wanted and not overwrite:
-            from data_generation.manifest import verify_shards
-
             problems = verify_shards(out_dir, manifest)
             if not problems:
                 return manifest
@@ -448,8 +449,6 @@ def _prepare_folder(config: GenerationConfig, out_dir: Path, overwrite: bool) ->
 
 
 def _read_progress(out_dir: Path) -> dict:
-    import json
-
     return json.loads((out_dir / PROGRESS_NAME).read_text())
 
 
