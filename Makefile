@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint test-slow bench docs clean retrain-analytic model-checksums
+.PHONY: install demo test lint test-slow bench docs clean retrain-analytic retrain-realistic test-sets model-checksums
 
 $(INSTALLED): setup.cfg setup.py pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,18 +34,36 @@ bench: $(INSTALLED)
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/deblend_speed.py
 
-# The exact commands that produced trained_models/analytic/ (see its README.md).
+# The exact commands that produced trained_models/analytic/ and trained_models/realistic/
+# (see their README.md). Training refuses to write into a non-empty folder: retrain into
+# another one with e.g. `make retrain-analytic MODELS=my_models`.
 DATA ?= data
+MODELS ?= trained_models
 retrain-analytic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid generate --kind isolated --n-stamps 75000 --seed 1 --out $(DATA)/isolated-train --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 75000 --seed 2 --out $(DATA)/blended-train --workers 2
-	$(VENV)/bin/debvader-euclid train vae --data $(DATA)/isolated-train --out trained_models/analytic/vae
-	$(VENV)/bin/debvader-euclid train deblender --vae trained_models/analytic/vae --data $(DATA)/blended-train --out trained_models/analytic/deblender
-	$(MAKE) model-checksums
+	$(VENV)/bin/debvader-euclid train vae --data $(DATA)/isolated-train --out $(MODELS)/analytic/vae
+	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --data $(DATA)/blended-train --out $(MODELS)/analytic/deblender --config configs/deblender-wide.json
+	$(MAKE) model-checksums MODELS=$(MODELS)
+
+retrain-realistic: $(INSTALLED)
+	$(VENV)/bin/debvader-euclid generate --kind isolated --morphology realistic --n-stamps 75000 --seed 11 --out $(DATA)/realistic-isolated-train --workers 2
+	$(VENV)/bin/debvader-euclid generate --kind blended --morphology realistic --n-stamps 75000 --seed 12 --out $(DATA)/realistic-blended-train --workers 2
+	$(VENV)/bin/debvader-euclid train vae --data $(DATA)/realistic-isolated-train --out $(MODELS)/realistic/vae --config configs/realistic-vae.json
+	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/realistic/vae --data $(DATA)/realistic-blended-train --out $(MODELS)/realistic/deblender --config configs/realistic-deblender.json
+	$(MAKE) model-checksums MODELS=$(MODELS)
+
+# Held-out test sets (seeds never used in training) and the evaluation reports of
+# reports/: Table 1 rows, per-magnitude tables, figures and the model x data cross table.
+test-sets: $(INSTALLED)
+	$(VENV)/bin/debvader-euclid generate --kind isolated --n-stamps 5000 --seed 1001 --out $(DATA)/isolated-test --workers 2
+	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 5000 --seed 1002 --out $(DATA)/blended-test --workers 2
+	$(VENV)/bin/debvader-euclid generate --kind isolated --morphology realistic --n-stamps 5000 --seed 1011 --out $(DATA)/realistic-isolated-test --workers 2
+	$(VENV)/bin/debvader-euclid generate --kind blended --morphology realistic --n-stamps 5000 --seed 1012 --out $(DATA)/realistic-blended-test --workers 2
 
 # SHA256SUMS of every shipped file of each model (checked by tests/test_shipped_models.py).
 model-checksums:
-	for model in trained_models/*/; do \
+	for model in $(MODELS)/*/; do \
 	  (cd $$model && find . -type f \( -name '*.h5' -o -name '*.json' -o -name '*.csv' \) \
 	     -not -path './*/checkpoints/*' -not -path './*/logs/*' | LC_ALL=C sort \
 	     | xargs sha256sum > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS); \

@@ -11,7 +11,10 @@ Randomness, in the order it is drawn (so that a seed fixes every example):
    model does not learn one centring convention);
 2. for blends, the neighbour's position: uniform in **area** over the annulus
    ``r_min <= r < r_max`` arcsec around the central galaxy, uniform in angle;
-3. the Gaussian noise field.
+3. the morphology's draws for the central galaxy, then for the neighbour (none for
+   the analytic morphology, whose examples are therefore those of earlier versions;
+   see :mod:`data_generation.morphology`);
+4. the Gaussian noise field.
 
 In a blend the noisy isolated central (``central_noisy``) carries the *same* noise
 field as the blend, so ``blend_noisy - neighbour_noiseless == central_noisy`` up
@@ -94,7 +97,9 @@ def make_isolated_example(
     central : mapping
         Catalogue row of the galaxy.
     renderer : StampRenderer
+        Draws the galaxies with its morphology.
     rng : numpy.random.Generator
+        Source of every random draw (module docstring).
     noise_sigma_uJy : float
         Per-pixel noise standard deviation, uJy.
     max_offset_pix : float
@@ -106,14 +111,14 @@ def make_isolated_example(
         The ``isolated`` fields of :mod:`data_generation.schema`; images float32 uJy/pixel.
     """
     offset = _centre_offset(rng, max_offset_pix)
-    clean = renderer.draw_row(central, offset)
+    clean, truth = renderer.render_row(central, offset, rng)
     noise = rng.normal(0.0, noise_sigma_uJy, clean.shape)
     example: dict[str, np.ndarray | float | int] = {
         "central_noisy": (clean + noise).astype(np.float32),
         "central_noiseless": clean.astype(np.float32),
         "noise_sigma_uJy": float(noise_sigma_uJy),
     }
-    example.update(galaxy_truth("central", central, clean, offset))
+    example.update(galaxy_truth("central", {**central, **truth}, clean, offset))
     return example
 
 
@@ -133,7 +138,9 @@ def make_blended_example(
     central, neighbour : mapping
         Catalogue rows.
     renderer : StampRenderer
+        Draws the galaxies with its morphology.
     rng : numpy.random.Generator
+        Source of every random draw (module docstring).
     noise_sigma_uJy : float
         Per-pixel noise standard deviation, uJy.
     annulus_arcsec : (float, float)
@@ -150,8 +157,8 @@ def make_blended_example(
     dx_arcsec, dy_arcsec = sample_annulus_offset(rng, *annulus_arcsec)
     scale = renderer.instrument.pixel_scale_arcsec
     neighbour_offset = (offset[0] + dx_arcsec / scale, offset[1] + dy_arcsec / scale)
-    central_clean = renderer.draw_row(central, offset)
-    neighbour_clean = renderer.draw_row(neighbour, neighbour_offset)
+    central_clean, central_truth = renderer.render_row(central, offset, rng)
+    neighbour_clean, neighbour_truth = renderer.render_row(neighbour, neighbour_offset, rng)
     noise = rng.normal(0.0, noise_sigma_uJy, central_clean.shape)
     example: dict[str, np.ndarray | float | int] = {
         "blend_noisy": (central_clean + neighbour_clean + noise).astype(np.float32),
@@ -162,6 +169,8 @@ def make_blended_example(
         "neighbour_distance_arcsec": math.hypot(dx_arcsec, dy_arcsec),
         "blendedness": blendedness(central_clean, neighbour_clean),
     }
+    central = {**central, **central_truth}
+    neighbour = {**neighbour, **neighbour_truth}
     example.update(galaxy_truth("central", central, central_clean, offset))
     example.update(galaxy_truth("neighbour", neighbour, neighbour_clean, neighbour_offset))
     return example

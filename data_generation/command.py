@@ -9,6 +9,7 @@ import os
 from data_generation.catalog import DEFAULT_BAND
 from data_generation.config import MORPHOLOGIES, GenerationConfig
 from data_generation.instrument import NOISE_DEFINITIONS, PSF_MODELS, VISInstrumentConfig
+from data_generation.morphology import RealisticMorphologyConfig
 from data_generation.schema import KINDS
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="simulate isolated or blended VIS stamps into TFRecord shards",
         description=(
             "Simulate Euclid VIS stamps (uJy per 0.1 arcsec pixel) of double-Sersic galaxies "
-            "from an EGG catalogue or the built-in EGG-recipe generator, into TFRecord shards "
-            "with a manifest. Re-running the same command resumes an interrupted run."
+            "(--morphology analytic) or galaxies with star-forming knots and lopsided clumps, "
+            "or real HST COSMOS galaxies (--morphology realistic), from an EGG catalogue or "
+            "the built-in EGG-recipe generator, into TFRecord shards with a manifest. "
+            "Re-running the same command resumes an interrupted run."
         ),
     )
     parser.add_argument("--kind", choices=KINDS, required=True, help="isolated stamps or blends")
@@ -79,7 +82,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--shard-size", type=int, default=_DEFAULTS.shard_size, help="examples per shard (1000)"
     )
-    parser.add_argument("--morphology", choices=MORPHOLOGIES, default=_DEFAULTS.morphology)
+    morphology = parser.add_argument_group("galaxy morphology")
+    morphology.add_argument(
+        "--morphology",
+        choices=MORPHOLOGIES,
+        default=_DEFAULTS.morphology,
+        help="analytic: bulge + disk double Sersic; realistic: the same with star-forming "
+        "knots and lopsided clumps tied to the sSFR, or COSMOS galaxies with "
+        "--cosmos-catalogue (%(default)s)",
+    )
+    morphology.add_argument(
+        "--cosmos-catalogue",
+        metavar="FILE",
+        help="GalSim RealGalaxyCatalog of the HST COSMOS sample (galsim_download_cosmos, "
+        "e.g. real_galaxy_catalog_25.2.fits): with --morphology realistic, draw real COSMOS "
+        "galaxies (flux from their F814W magnitude) instead of the embedded model",
+    )
+    morphology.add_argument(
+        "--realistic-config",
+        metavar="FILE",
+        help="JSON object overriding parameters of the embedded realistic morphology "
+        "(names: see data_generation.morphology.RealisticMorphologyConfig)",
+    )
     instrument = parser.add_argument_group("VIS instrument")
     instrument.add_argument("--psf-model", choices=PSF_MODELS, default=_VIS.psf_model)
     instrument.add_argument(
@@ -116,7 +140,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> GenerationConfig:
-    """Build the :class:`GenerationConfig` from parsed arguments."""
+    """Build the :class:`GenerationConfig` from parsed arguments.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``--cosmos-catalogue`` or ``--realistic-config`` names a missing file.
+    ValueError
+        Bad values, or morphology options that do not go together (the message
+        names the fix).
+    """
+    cosmos = None
+    if args.cosmos_catalogue:
+        cosmos = os.path.abspath(args.cosmos_catalogue)
+        if not os.path.isfile(cosmos):
+            raise FileNotFoundError(
+                f"COSMOS catalogue {cosmos} does not exist: download the HST COSMOS sample with "
+                "GalSim's `galsim_download_cosmos` and pass its real_galaxy_catalog_25.2.fits"
+            )
+    realistic = RealisticMorphologyConfig()
+    if args.realistic_config:
+        if args.morphology != "realistic":
+            raise ValueError(
+                "--realistic-config sets the realistic morphology: add --morphology realistic"
+            )
+        realistic = RealisticMorphologyConfig.from_json(args.realistic_config)
     instrument = VISInstrumentConfig(
         psf_model=args.psf_model,
         psf_fwhm_arcsec=args.psf_fwhm,
@@ -141,6 +189,8 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
         band=args.band,
         morphology=args.morphology,
         instrument=instrument,
+        realistic=realistic,
+        cosmos_catalogue=cosmos,
     )
 
 

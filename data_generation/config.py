@@ -9,9 +9,10 @@ from typing import Any
 
 from data_generation.catalog import DEFAULT_BAND
 from data_generation.instrument import VISInstrumentConfig
+from data_generation.morphology import RealisticMorphologyConfig
 from data_generation.schema import check_kind
 
-MORPHOLOGIES = ("analytic",)
+MORPHOLOGIES = ("analytic", "realistic")
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,20 @@ class GenerationConfig:
         generator, whose catalogue is written into the output folder.
     band : str
         Band name in the catalogue (``"euclid-vis"``).
-    morphology : {"analytic"}
-        Galaxy model: double Sersic (bulge n=4 + disk n=1).
+    morphology : {"analytic", "realistic"}
+        Galaxy model (:mod:`data_generation.morphology`): ``"analytic"``, double Sersic
+        (bulge n=4 + disk n=1); ``"realistic"``, the same with star-forming knots and
+        lopsided clumps tied to the sSFR, or real HST COSMOS galaxies with
+        ``cosmos_catalogue``.
     instrument : VISInstrumentConfig
         Pixels, PSF and noise.
+    realistic : RealisticMorphologyConfig
+        Parameters of the embedded realistic morphology. Values other than the
+        defaults need ``morphology="realistic"`` without ``cosmos_catalogue``.
+    cosmos_catalogue : str or None
+        GalSim RealGalaxyCatalog FITS file of the HST COSMOS sample: with
+        ``morphology="realistic"``, galaxies are drawn from it (their magnitudes take
+        the place of ``catalogue``, which must then be ``None``).
     """
 
     kind: str
@@ -67,6 +78,8 @@ class GenerationConfig:
     band: str = DEFAULT_BAND
     morphology: str = "analytic"
     instrument: VISInstrumentConfig = field(default_factory=VISInstrumentConfig)
+    realistic: RealisticMorphologyConfig = field(default_factory=RealisticMorphologyConfig)
+    cosmos_catalogue: str | None = None
 
     def __post_init__(self) -> None:
         check_kind(self.kind)
@@ -93,6 +106,36 @@ class GenerationConfig:
                 f"morphology {self.morphology!r} is not available; choose one of "
                 f"{', '.join(MORPHOLOGIES)}"
             )
+        if self.cosmos_catalogue is not None:
+            if self.morphology != "realistic":
+                raise ValueError(
+                    f"a COSMOS catalogue is only used with morphology 'realistic' (got "
+                    f"{self.morphology!r}): pass --morphology realistic, or drop "
+                    "--cosmos-catalogue"
+                )
+            if self.catalogue is not None:
+                raise ValueError(
+                    "catalogue and cosmos_catalogue exclude each other: COSMOS galaxies bring "
+                    "their own magnitudes; drop --catalogue or --cosmos-catalogue"
+                )
+        if not isinstance(self.realistic, RealisticMorphologyConfig):
+            raise ValueError(
+                "realistic must be a RealisticMorphologyConfig, got "
+                f"{type(self.realistic).__name__}; build one from a dictionary with "
+                "RealisticMorphologyConfig.from_dict"
+            )
+        if self.realistic != RealisticMorphologyConfig():
+            if self.morphology != "realistic":
+                raise ValueError(
+                    "realistic morphology parameters only apply to morphology 'realistic' (got "
+                    f"{self.morphology!r}): pass --morphology realistic, or drop "
+                    "--realistic-config"
+                )
+            if self.cosmos_catalogue is not None:
+                raise ValueError(
+                    "realistic morphology parameters set the embedded model, which a COSMOS "
+                    "catalogue replaces: drop --realistic-config or --cosmos-catalogue"
+                )
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
 
@@ -116,11 +159,16 @@ class GenerationConfig:
         values = dataclasses.asdict(self)
         for name in ("central_mag_range", "neighbour_mag_range", "annulus_arcsec"):
             values[name] = list(values[name])
+        values["realistic"] = self.realistic.to_dict()
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GenerationConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them.
+
+        Keys added after a data set was written (``realistic``, ``cosmos_catalogue``)
+        take their defaults, so older manifests still load.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -131,4 +179,6 @@ class GenerationConfig:
                 values[name] = tuple(values[name])
         if "instrument" in values:
             values["instrument"] = VISInstrumentConfig.from_dict(values["instrument"])
+        if "realistic" in values:
+            values["realistic"] = RealisticMorphologyConfig.from_dict(values["realistic"])
         return cls(**values)

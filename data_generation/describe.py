@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +60,7 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
         f"{np.mean(kept < 0.99):.1%} below 0.99); noise sigma "
         f"{data['noise_sigma_uJy'][0]:.5f} uJy/pixel",
     ]
+    lines.append(morphology_line(generation, manifest.config.get("catalogue", {})))
     measured = manifest.config.get("instrument_measured")
     if measured:
         lines.append(
@@ -77,6 +80,44 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
             f"above 0.1: {np.mean(b > 0.1):.1%}, above 0.3: {np.mean(b > 0.3):.1%}",
         ]
     return lines
+
+
+def morphology_line(generation: Mapping[str, Any], catalogue: Mapping[str, Any]) -> str:
+    """One line naming a data set's galaxy morphology and its main parameters.
+
+    Parameters
+    ----------
+    generation : mapping
+        ``manifest.config["generation"]`` (data sets written before the morphology
+        option are analytic).
+    catalogue : mapping
+        ``manifest.config["catalogue"]`` (COSMOS file list, when there is one).
+
+    Returns
+    -------
+    str
+    """
+    name = generation.get("morphology", "analytic")
+    if name == "analytic":
+        return "morphology: analytic (de Vaucouleurs bulge + exponential disk)"
+    cosmos = generation.get("cosmos_catalogue")
+    if cosmos:
+        n_files = len(catalogue.get("files", []))
+        return (
+            f"morphology: realistic, HST COSMOS galaxies from {cosmos} ({n_files} files "
+            "recorded with their SHA-256), randomly rotated, flux from the F814W magnitude"
+        )
+    from data_generation.morphology import RealisticMorphologyConfig
+
+    c = RealisticMorphologyConfig.from_dict(generation.get("realistic", {}))
+    return (
+        f"morphology: realistic, embedded model: knots carry {c.knot_fraction_ref:.0%} of the "
+        f"disk light at sSFR {c.ssfr_ref_per_yr:.0e}/yr ({c.knot_fraction_slope_per_dex:+.2f} "
+        f"per dex, at most {c.knot_fraction_max:.0%}, none when passive); lopsided clump "
+        f"({c.asym_light_fraction_range[0]:.0%}-{c.asym_light_fraction_range[1]:.0%} of the "
+        f"disk light) in {c.asym_probability_ref:.0%} of star-forming galaxies at that sSFR, "
+        f"{c.asym_probability_passive:.0%} of passive ones"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

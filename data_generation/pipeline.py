@@ -3,7 +3,9 @@
 A data set folder holds:
 
 ``catalogue.fits``
-    The built-in EGG-recipe catalogue (only when no EGG file was given).
+    The built-in EGG-recipe catalogue (only when no EGG file or COSMOS catalogue was
+    given). A COSMOS sample (``cosmos_catalogue``) stays where it is; the manifest
+    records its files and their SHA-256.
 ``shard-NNNNN-of-MMMMM.tfrecord``
     The examples. Each shard is an independent task, fixed by the slice of central
     galaxies it draws (``catalogue_rows``) and its own seed, so shards can run in
@@ -51,6 +53,7 @@ from data_generation.manifest import (
     shard_filename,
     verify_shards,
 )
+from data_generation.morphology import build_morphology
 from data_generation.render import StampRenderer
 from data_generation.schema import SCHEMA_VERSION
 
@@ -171,8 +174,13 @@ def generate_dataset(
         return summary
 
     state = _load_or_start_progress(config, out_dir)
+    log.info(
+        "morphology: %s%s",
+        config.morphology,
+        f" (HST COSMOS galaxies from {config.cosmos_catalogue})" if config.cosmos_catalogue else "",
+    )
     catalogue_path = Path(state["catalogue"]["path"])
-    table, report = read_catalogue(catalogue_path, config.band)
+    table, report = _read_table(config, catalogue_path)
     summary.skipped_rows = report.skipped
     summary.n_catalogue_rows = report.n_read
     plan = SelectionPlan.build(table, config)
@@ -297,16 +305,25 @@ def _init_worker(config_dict: dict, catalogue_path: str) -> None:
     import data_generation.tfrecords  # noqa: F401  (TensorFlow: imported once, up front)
 
     config = GenerationConfig.from_dict(config_dict)
-    table, _ = read_catalogue(catalogue_path, config.band)
+    table, _ = _read_table(config, catalogue_path)
     instrument = VISInstrument(config.instrument)
     _WORKER.clear()
     _WORKER.update(
         config=config,
         columns={name: table[name].to_numpy() for name in table.columns},
         plan=SelectionPlan.build(table, config),
-        renderer=StampRenderer(instrument, config.stamp_size),
+        renderer=StampRenderer(instrument, config.stamp_size, build_morphology(config)),
         noise_sigma=instrument.noise_sigma_uJy,
     )
+
+
+def _read_table(config: GenerationConfig, path: str | os.PathLike) -> tuple[pd.DataFrame, Any]:
+    """The galaxy table and skip report: the COSMOS sample or an EGG catalogue."""
+    if config.cosmos_catalogue is not None:
+        from data_generation.cosmos import read_cosmos_catalogue
+
+        return read_cosmos_catalogue(path)
+    return read_catalogue(path, config.band)
 
 
 def _row(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
@@ -412,7 +429,7 @@ def _prepare_folder(config: GenerationConfig, out_dir: Path, overwrite: bool) ->
     existing = None
     if (out_dir / MANIFEST_NAME).exists():
         manifest = load_manifest(out_dir)
-        existing = manifest.config.get("generation")
+        existing = _normalised(manifest.config.get("generation"))
         if existing == wanted and not overwrite:
             problems = verify_shards(out_dir, manifest)
             if not problems:
@@ -423,7 +440,7 @@ def _prepare_folder(config: GenerationConfig, out_dir: Path, overwrite: bool) ->
             (out_dir / MANIFEST_NAME).unlink()
             return None
     elif (out_dir / PROGRESS_NAME).exists():
-        existing = _read_progress(out_dir).get("config")
+        existing = _normalised(_read_progress(out_dir).get("config"))
 
     if existing is not None and existing != wanted:
         if not overwrite:
@@ -448,6 +465,17 @@ def _prepare_folder(config: GenerationConfig, out_dir: Path, overwrite: bool) ->
     return None
 
 
+def _normalised(values: dict | None) -> dict | None:
+    """A stored configuration in today's form: keys added since it was written get their
+    defaults, so a data set written before them still matches the same command."""
+    if values is None:
+        return None
+    try:
+        return GenerationConfig.from_dict(values).to_dict()
+    except (TypeError, ValueError):
+        return values
+
+
 def _read_progress(out_dir: Path) -> dict:
     return json.loads((out_dir / PROGRESS_NAME).read_text())
 
@@ -469,7 +497,7 @@ def _load_or_start_progress(config: GenerationConfig, out_dir: Path) -> dict:
         path = Path(catalogue["path"])
         if path.is_file() and sha256_file(path) == catalogue["sha256"]:
             return state
-        if config.catalogue is not None:
+        if config.catalogue is not None or config.cosmos_catalogue is not None:
             raise ValueError(
                 f"the catalogue {path} changed since this data set was started "
                 "(checksum differs): pass --overwrite to start again with the new one"
@@ -484,7 +512,19 @@ def _load_or_start_progress(config: GenerationConfig, out_dir: Path) -> dict:
 
 
 def _prepare_catalogue(config: GenerationConfig, out_dir: Path) -> dict:
-    """Locate the EGG catalogue, or write the built-in one into ``out_dir``."""
+    """Locate the EGG catalogue or COSMOS sample, or write the built-in one into ``out_dir``."""
+    if config.cosmos_catalogue is not None:
+        from data_generation.cosmos import cosmos_files
+
+        path = Path(config.cosmos_catalogue).resolve()
+        files = cosmos_files(path)  # checks the catalogue and every file it names
+        return {
+            "path": str(path),
+            "sha256": files[0]["sha256"],
+            "generator": None,
+            "format": "cosmos-real-galaxy-catalog",
+            "files": files,
+        }
     if config.catalogue is not None:
         path = Path(config.catalogue).resolve()
         if not path.is_file():

@@ -1,10 +1,11 @@
-"""Draw double-Sersic galaxies on VIS stamps with GalSim.
+"""Draw galaxies on VIS stamps with GalSim.
 
-A galaxy is a de Vaucouleurs bulge (Sersic n = 4) plus an exponential disk
-(n = 1), each with its own half-light radius, axis ratio and position angle,
-convolved with the VIS PSF and integrated over 0.1 arcsec pixels. Pixel values
-are microJansky, so the stamp sums to the galaxy's flux in uJy, less whatever
-falls outside the stamp.
+A galaxy's pre-PSF profile comes from a :class:`~data_generation.morphology.Morphology`
+(by default the analytic one: a de Vaucouleurs bulge (Sersic n = 4) plus an
+exponential disk (n = 1), each with its own half-light radius, axis ratio and
+position angle, :func:`galaxy_profile`); it is convolved with the VIS PSF and
+integrated over 0.1 arcsec pixels. Pixel values are microJansky, so the stamp sums
+to the galaxy's flux in uJy, less whatever falls outside the stamp.
 
 Conventions
 -----------
@@ -20,61 +21,21 @@ Conventions
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
+from typing import Any
 
 import galsim
 import numpy as np
 
 from data_generation.instrument import VISInstrument
-
-#: Columns of a catalogue row that :func:`galaxy_profile` reads.
-PROFILE_COLUMNS = (
-    "bulge_flux_uJy",
-    "disk_flux_uJy",
-    "bulge_hlr_arcsec",
-    "disk_hlr_arcsec",
-    "bulge_q",
-    "disk_q",
-    "bulge_angle_deg",
-    "disk_angle_deg",
+from data_generation.morphology import (
+    PROFILE_COLUMNS,
+    AnalyticMorphology,
+    Morphology,
+    galaxy_profile,
 )
 
-_GSPARAMS = galsim.GSParams(maximum_fft_size=16384)
-
-
-def galaxy_profile(row: Mapping[str, float]) -> galsim.GSObject:
-    """The surface-brightness profile of a bulge + disk galaxy, before the PSF.
-
-    Parameters
-    ----------
-    row : mapping
-        Catalogue row with the :data:`PROFILE_COLUMNS`: component fluxes in uJy,
-        semi-major-axis half-light radii in arcsec, axis ratios b/a in (0, 1],
-        position angles in degrees.
-
-    Returns
-    -------
-    galsim.GSObject
-        Total flux in uJy; lengths in arcsec. A component with zero flux is left out.
-
-    Raises
-    ------
-    ValueError
-        If both components have zero flux.
-    """
-    components = []
-    for name, profile_class in (("disk", galsim.Exponential), ("bulge", galsim.DeVaucouleurs)):
-        flux = float(row[f"{name}_flux_uJy"])
-        if flux <= 0:
-            continue
-        q = float(row[f"{name}_q"])
-        hlr = float(row[f"{name}_hlr_arcsec"]) * math.sqrt(q)
-        profile = profile_class(half_light_radius=hlr, flux=flux, gsparams=_GSPARAMS)
-        components.append(profile.shear(q=q, beta=float(row[f"{name}_angle_deg"]) * galsim.degrees))
-    if not components:
-        raise ValueError("galaxy has neither bulge nor disk flux: nothing to draw")
-    return components[0] if len(components) == 1 else galsim.Add(components)
+__all__ = ["PROFILE_COLUMNS", "StampRenderer", "galaxy_profile"]
 
 
 class StampRenderer:
@@ -86,13 +47,21 @@ class StampRenderer:
         PSF, pixel scale and drawing method.
     stamp_size : int
         Side of the square stamps, pixels.
+    morphology : Morphology, optional
+        How catalogue rows become profiles (default: :class:`AnalyticMorphology`).
     """
 
-    def __init__(self, instrument: VISInstrument, stamp_size: int = 64) -> None:
+    def __init__(
+        self,
+        instrument: VISInstrument,
+        stamp_size: int = 64,
+        morphology: Morphology | None = None,
+    ) -> None:
         if stamp_size < 8:
             raise ValueError(f"stamp_size must be at least 8 pixels, got {stamp_size}")
         self.instrument = instrument
         self.stamp_size = int(stamp_size)
+        self.morphology = morphology if morphology is not None else AnalyticMorphology()
 
     def draw(
         self, profile: galsim.GSObject, offset_pix: tuple[float, float] = (0.0, 0.0)
@@ -121,8 +90,39 @@ class StampRenderer:
         )
         return image.array
 
+    def render_row(
+        self,
+        row: Mapping[str, Any],
+        offset_pix: tuple[float, float] = (0.0, 0.0),
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Draw a catalogue row with the renderer's morphology.
+
+        Parameters
+        ----------
+        row : mapping
+            Catalogue row.
+        offset_pix : (float, float)
+            Position of the galaxy centre relative to the stamp's true centre, pixels (x, y).
+        rng : numpy.random.Generator, optional
+            Source of the morphology's random draws; needed by the realistic ones.
+
+        Returns
+        -------
+        stamp : numpy.ndarray
+            float64 ``(stamp_size, stamp_size)``, uJy per pixel.
+        truth : dict
+            Row values the drawing changed, to store instead of the row's (e.g. the
+            position angle of a randomly rotated COSMOS galaxy, deg); usually empty.
+        """
+        realisation = self.morphology.realise(row, rng)
+        return self.draw(realisation.profile, offset_pix), dict(realisation.truth)
+
     def draw_row(
-        self, row: Mapping[str, float], offset_pix: tuple[float, float] = (0.0, 0.0)
+        self,
+        row: Mapping[str, Any],
+        offset_pix: tuple[float, float] = (0.0, 0.0),
+        rng: np.random.Generator | None = None,
     ) -> np.ndarray:
-        """Draw a catalogue row: :func:`galaxy_profile` then :meth:`draw`."""
-        return self.draw(galaxy_profile(row), offset_pix)
+        """Draw a catalogue row: the morphology's profile, then :meth:`draw` (uJy per pixel)."""
+        return self.render_row(row, offset_pix, rng)[0]

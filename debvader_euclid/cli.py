@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "data_generation.validate_command",
     "debvader_euclid.training.command",
     "debvader_euclid.evaluation.command",
+    "debvader_euclid.evaluation.compare",
     "debvader_euclid.demo",
 )
 

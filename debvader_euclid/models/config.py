@@ -56,6 +56,12 @@ class ModelConfig:
     dense_units : int
         Width of an extra fully connected layer between the convolutions and the
         latent space, in the encoder and the decoder; 0 for none.
+    encoder_filters : tuple of int or None
+        Filters of the encoder's levels when they differ from the decoder's
+        (``filters``); None for the same. The encoder ends in a dense layer onto
+        the latent parameters, so its widths are free: the stage-2 deblender uses
+        this to give the blend encoder, which has to separate two galaxies, more
+        capacity than the isolated-galaxy encoder while keeping the frozen decoder.
     kl_weight : float
         Weight of the KL divergence of the latent posterior to N(0, I) in the loss
         (dimensionless; 1 is the evidence lower bound).
@@ -76,6 +82,7 @@ class ModelConfig:
     kernel_sizes: tuple[int, ...] = (3, 3, 3, 3)
     convs_per_level: int = 1
     dense_units: int = 0
+    encoder_filters: tuple[int, ...] | None = None
     kl_weight: float = 0.01
     likelihood: str = "gaussian_fixed_sigma"
     likelihood_sigma: float = 0.1
@@ -86,6 +93,8 @@ class ModelConfig:
         # and compares equal to itself after a round trip.
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
+        if self.encoder_filters is not None:
+            object.__setattr__(self, "encoder_filters", tuple(int(f) for f in self.encoder_filters))
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -106,6 +115,16 @@ class ModelConfig:
             )
         if any(k < 1 for k in self.kernel_sizes):
             raise ValueError(f"kernel_sizes must be positive, got {list(self.kernel_sizes)}")
+        if self.encoder_filters is not None:
+            if len(self.encoder_filters) != len(self.filters):
+                raise ValueError(
+                    f"encoder_filters has {len(self.encoder_filters)} entries but filters has "
+                    f"{len(self.filters)}: the encoder has the decoder's number of levels"
+                )
+            if any(f < 1 for f in self.encoder_filters):
+                raise ValueError(
+                    f"encoder_filters must be positive, got {list(self.encoder_filters)}"
+                )
         if int(self.convs_per_level) < 1:
             raise ValueError(f"convs_per_level must be at least 1, got {self.convs_per_level}")
         if int(self.dense_units) < 0:
@@ -135,6 +154,11 @@ class ModelConfig:
         return math.ceil(self.stamp_size / 2 ** len(self.filters))
 
     @property
+    def encoder_widths(self) -> tuple[int, ...]:
+        """Filters of the encoder's levels: ``encoder_filters``, or ``filters`` if None."""
+        return self.encoder_filters if self.encoder_filters is not None else self.filters
+
+    @property
     def output_channels(self) -> int:
         """Decoder output channels: the mean, plus a raw sigma for a learned sigma."""
         return 2 if self.likelihood == "gaussian_learned_sigma" else 1
@@ -145,6 +169,8 @@ class ModelConfig:
         out = dataclasses.asdict(self)
         out["filters"] = list(self.filters)
         out["kernel_sizes"] = list(self.kernel_sizes)
+        if self.encoder_filters is not None:
+            out["encoder_filters"] = list(self.encoder_filters)
         return out
 
     @classmethod

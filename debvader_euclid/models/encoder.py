@@ -3,9 +3,9 @@
 Architecture (:class:`~debvader_euclid.models.config.ModelConfig` names)::
 
     input (S, S, 1), normalised units
-    for each level l = 0 .. L-1:
-        (convs_per_level - 1) x [Conv2D(filters[l], kernel_sizes[l]) + PReLU]
-        Conv2D(filters[l], kernel_sizes[l], stride 2) + PReLU     # side halves
+    for each level l = 0 .. L-1, with f = encoder_widths[l] (encoder_filters or filters):
+        (convs_per_level - 1) x [Conv2D(f, kernel_sizes[l]) + PReLU]
+        Conv2D(f, kernel_sizes[l], stride 2) + PReLU              # side halves
     Flatten
     [Dense(dense_units) + PReLU]                                  # if dense_units > 0
     Dense(latent_dim + latent_dim (latent_dim + 1) / 2)           # mean + Cholesky factor
@@ -136,7 +136,7 @@ def build_encoder(
     inputs = keras.Input(shape=(size, size, 1), name="stamp")
     h = inputs
     for level, (filters, kernel) in enumerate(
-        zip(config.filters, config.kernel_sizes, strict=True)
+        zip(config.encoder_widths, config.kernel_sizes, strict=True)
     ):
         for j in range(config.convs_per_level - 1):
             h = keras.layers.Conv2D(

@@ -33,7 +33,7 @@ from debvader_euclid.models.config import ModelConfig, check_keys
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 
 #: Model keys a stage-2 configuration may set (they do not touch the frozen decoder).
-STAGE2_MODEL_KEYS = frozenset({"kl_weight"})
+STAGE2_MODEL_KEYS = frozenset({"kl_weight", "encoder_filters"})
 
 #: Top-level keys of a configuration file.
 CONFIG_FILE_KEYS = ("model", "training", "stage", "format_version")
@@ -89,6 +89,21 @@ class TrainingConfig:
         validation data set is given: the last ``max(1, round(val_fraction *
         n_shards))`` shards (by index). A data set with a single shard needs a
         separate validation data set.
+    magnitude_balance : float
+        Exponent ``alpha`` of the magnitude-balancing loss weights, in [0, 1]; 0
+        (default) trains on the data as drawn. Galaxy counts rise steeply towards
+        faint magnitudes, so a network sees few bright galaxies (the paper's ~10 %
+        bright-end flux deficit). With ``alpha > 0`` each training example's loss
+        is weighted by ``w = (n(m) / n_mean) ** -alpha``, ``n(m)`` the number of
+        training examples in the ``magnitude_bin_width``-wide bin of the central
+        galaxy's true VIS magnitude, clipped to ``[1 / max_balance_weight,
+        max_balance_weight]`` and scaled to a mean of 1 over the training set.
+        ``alpha = 1`` weights every bin equally, ``0.5`` half-way (in log) between.
+        Validation losses are never weighted, so they stay comparable between runs.
+    magnitude_bin_width : float
+        Width of the magnitude bins of ``magnitude_balance``, AB mag.
+    max_balance_weight : float
+        Largest weight (and inverse of the smallest) before the mean is set to 1.
     """
 
     seed: int = 0
@@ -105,6 +120,9 @@ class TrainingConfig:
     shuffle_buffer: int = 4096
     augment: bool = True
     val_fraction: float = 0.1
+    magnitude_balance: float = 0.0
+    magnitude_bin_width: float = 0.5
+    max_balance_weight: float = 10.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -142,6 +160,17 @@ class TrainingConfig:
             raise ValueError(f"shuffle_buffer must be positive, got {self.shuffle_buffer}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not 0 <= self.magnitude_balance <= 1:
+            raise ValueError(
+                f"magnitude_balance must be in [0, 1] (0: no weights, 1: every magnitude bin "
+                f"weighted equally), got {self.magnitude_balance}"
+            )
+        if not self.magnitude_bin_width > 0:
+            raise ValueError(
+                f"magnitude_bin_width must be positive (AB mag), got {self.magnitude_bin_width}"
+            )
+        if not self.max_balance_weight >= 1:
+            raise ValueError(f"max_balance_weight must be >= 1, got {self.max_balance_weight}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary."""
@@ -241,8 +270,13 @@ def parse_config(
     try:
         model = check_keys(ModelConfig, payload.get("model") or {}, "model configuration")
         # Validate now, with defaults for the rest; the stamp size may come from the data.
-        levels = len(model.get("filters", ModelConfig.filters))
-        ModelConfig.from_dict({"stamp_size": max(64, 2**levels), **model})
+        # A stage-2 section may give encoder_filters alone: its levels are the VAE's.
+        probe = dict(model)
+        if "filters" not in probe and probe.get("encoder_filters") is not None:
+            probe["filters"] = probe["encoder_filters"]
+            probe.setdefault("kernel_sizes", [3] * len(probe["filters"]))
+        levels = len(probe.get("filters", ModelConfig.filters))
+        ModelConfig.from_dict({"stamp_size": max(64, 2**levels), **probe})
         training = TrainingConfig.from_dict(payload.get("training") or {})
     except (TypeError, ValueError) as err:
         raise ValueError(f"{source}: {err}") from err

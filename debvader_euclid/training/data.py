@@ -14,6 +14,8 @@ Pipeline of one training epoch ``e``::
       -> random dihedral symmetry (8 rotations/flips) per example, same on input
          and target, drawn with stateless seeds (f(seed, e), batch index)  [if augment]
       -> arcsinh normalisation (input and target)
+      [-> loss weight per example from the central galaxy's magnitude, if
+         TrainingConfig.magnitude_balance > 0; see :class:`MagnitudeWeights`]
 
 Every random choice is a function of ``(seed, epoch)``, not of how many epochs the
 process has run: the training stream is the concatenation of the epochs
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from data_generation.manifest import Manifest, load_manifest, manifest_sha256, require_complete
@@ -46,6 +49,9 @@ from debvader_euclid.models.normalization import ArcsinhNormalizer
 from debvader_euclid.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
+
+#: Truth field the magnitude-balancing weights are computed from (both kinds have it).
+BALANCE_FIELD = "central_mag_vis"
 
 #: Data set kind each stage trains on.
 STAGE_KIND = {"vae": "isolated", "deblender": "blended"}
@@ -259,6 +265,115 @@ def _ranges(indices: tuple[int, ...]) -> str:
     return ",".join(map(str, indices))
 
 
+# --------------------------------------------------------------------------- balancing
+
+
+@dataclass(frozen=True)
+class MagnitudeWeights:
+    """Loss weights per bin of the central galaxy's true VIS magnitude.
+
+    See :attr:`TrainingConfig.magnitude_balance` for the definition.
+
+    Attributes
+    ----------
+    edges : tuple of float
+        Bin edges, AB mag (``len(weights) + 1`` values). Magnitudes outside take the
+        weight of the nearest end bin.
+    counts : tuple of int
+        Training examples per bin.
+    weights : tuple of float
+        Weight of an example in each bin (mean 1 over the training examples).
+    alpha : float
+        The balancing exponent used.
+    """
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    weights: tuple[float, ...]
+    alpha: float
+
+    @classmethod
+    def from_magnitudes(
+        cls, magnitudes: np.ndarray, alpha: float, bin_width: float, max_weight: float
+    ) -> MagnitudeWeights:
+        """Weights from the magnitudes of the training examples.
+
+        Parameters
+        ----------
+        magnitudes : numpy.ndarray
+            True VIS magnitudes of the central galaxies of the training examples, AB mag.
+        alpha : float
+            Balancing exponent in [0, 1].
+        bin_width : float
+            Bin width, AB mag.
+        max_weight : float
+            Clip of the weights (and of their inverse) before normalisation.
+
+        Returns
+        -------
+        MagnitudeWeights
+        """
+        magnitudes = np.asarray(magnitudes, dtype=np.float64)
+        magnitudes = magnitudes[np.isfinite(magnitudes)]
+        if magnitudes.size == 0:
+            raise ValueError("no finite central magnitude in the training data: cannot balance")
+        low = math.floor(magnitudes.min() / bin_width) * bin_width
+        n_bins = max(1, math.ceil((magnitudes.max() - low) / bin_width + 1e-9))
+        edges = low + bin_width * np.arange(n_bins + 1)
+        counts, _ = np.histogram(magnitudes, bins=edges)
+        occupied = counts > 0
+        raw = np.ones(n_bins)
+        raw[occupied] = (counts[occupied] / counts[occupied].mean()) ** -alpha
+        raw = np.clip(raw, 1.0 / max_weight, max_weight)
+        raw /= np.sum(raw * counts) / counts.sum()
+        return cls(
+            tuple(float(e) for e in edges),
+            tuple(int(c) for c in counts),
+            tuple(float(w) for w in raw),
+            float(alpha),
+        )
+
+    def lookup(self, magnitudes: tf.Tensor) -> tf.Tensor:
+        """Weights of a batch of magnitudes (AB mag), float32 of the same shape."""
+        edges = tf.constant(self.edges[1:-1], tf.float64)
+        index = tf.searchsorted(edges, tf.reshape(tf.cast(magnitudes, tf.float64), [-1]), "right")
+        weights = tf.gather(tf.constant(self.weights, tf.float32), index)
+        return tf.reshape(weights, tf.shape(magnitudes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, recorded in ``provenance.json``."""
+        return {
+            "field": BALANCE_FIELD,
+            "alpha": self.alpha,
+            "edges_mag": list(self.edges),
+            "counts": list(self.counts),
+            "weights": list(self.weights),
+        }
+
+
+def magnitude_weights(split: DataSplit, config: TrainingConfig) -> MagnitudeWeights | None:
+    """The balancing weights of a training run, or None when it does not balance.
+
+    Reads the central magnitude of every training example once (one pass over
+    the training shards, parsing that field only).
+    """
+    if config.magnitude_balance <= 0:
+        return None
+    with _quiet_reader():
+        ds = read_dataset(split.train.folder, fields=[BALANCE_FIELD], shards=split.train.shards)
+    mags = np.concatenate([batch[BALANCE_FIELD] for batch in ds.batch(8192).as_numpy_iterator()])
+    weights = MagnitudeWeights.from_magnitudes(
+        mags, config.magnitude_balance, config.magnitude_bin_width, config.max_balance_weight
+    )
+    log.info(
+        "magnitude balancing (alpha=%g): weights %.3g (brightest bin) to %.3g (faintest)",
+        weights.alpha,
+        weights.weights[0],
+        weights.weights[-1],
+    )
+    return weights
+
+
 # --------------------------------------------------------------------------- pipelines
 
 
@@ -350,12 +465,13 @@ def _epoch_dataset(
     epoch: int,
     steps: int,
     drop_remainder: bool,
+    weights: MagnitudeWeights | None = None,
 ) -> tf.data.Dataset:
     inp, tgt = split.fields
     seed = epoch_seed(config.seed, epoch)
     ds = read_dataset(
         split.train.folder,
-        fields=[inp, tgt],
+        fields=[inp, tgt] if weights is None else [inp, tgt, BALANCE_FIELD],
         shuffle_shards=True,
         seed=seed,
         shards=split.train.shards,
@@ -364,12 +480,15 @@ def _epoch_dataset(
     ds = ds.batch(config.batch_size, drop_remainder=drop_remainder).take(steps)
     augment = config.augment
 
-    def prepare(index: tf.Tensor, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    def prepare(index: tf.Tensor, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, ...]:
         x, y = batch[inp], batch[tgt]
         if augment:
             stateless = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
             x, y = random_symmetries(x, y, stateless)
-        return normalizer.normalize(x)[..., None], normalizer.normalize(y)[..., None]
+        pair = (normalizer.normalize(x)[..., None], normalizer.normalize(y)[..., None])
+        if weights is None:
+            return pair
+        return (*pair, weights.lookup(batch[BALANCE_FIELD]))
 
     return ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -380,6 +499,7 @@ def training_dataset(
     normalizer: ArcsinhNormalizer,
     initial_epoch: int = 0,
     drop_remainder: bool = False,
+    weights: MagnitudeWeights | None = None,
 ) -> tuple[tf.data.Dataset, int]:
     """The training stream for epochs ``initial_epoch .. config.epochs - 1``.
 
@@ -393,12 +513,15 @@ def training_dataset(
     drop_remainder : bool
         Only full batches (used with several replicas: TensorFlow would hand a
         replica an empty batch, which its CPU convolution kernels mishandle).
+    weights : MagnitudeWeights, optional
+        Loss weights (see :func:`magnitude_weights`); None for none.
 
     Returns
     -------
     dataset : tf.data.Dataset
         ``(input, target)`` batches, both ``(B, S, S, 1)`` float32 in normalised
-        units; exactly ``steps`` batches per epoch,
+        units (``(input, target, weight)`` with ``weights``, weight ``(B,)``);
+        exactly ``steps`` batches per epoch,
         the epochs one after the other (give ``steps_per_epoch=steps`` to ``fit``).
     steps : int
         Batches per epoch.
@@ -411,7 +534,8 @@ def training_dataset(
         )
     with _quiet_reader():
         parts = [
-            _epoch_dataset(split, config, normalizer, e, steps, drop_remainder) for e in epochs
+            _epoch_dataset(split, config, normalizer, e, steps, drop_remainder, weights)
+            for e in epochs
         ]
     dataset = parts[0]
     for part in parts[1:]:

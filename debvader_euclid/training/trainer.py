@@ -58,6 +58,7 @@ from debvader_euclid.training.config import (
 )
 from debvader_euclid.training.data import (
     DataSplit,
+    magnitude_weights,
     split_data,
     training_dataset,
     validation_dataset,
@@ -430,7 +431,8 @@ def train_deblender(
     out : path-like
         Output folder.
     config : path-like, mapping or ConfigFile, optional
-        Its ``model`` section may only change ``kl_weight``.
+        Its ``model`` section may only change ``kl_weight`` and ``encoder_filters``
+        (the blend encoder's widths; the decoder is the frozen stage-1 one).
     **kwargs
         See :func:`train_stage`.
 
@@ -587,7 +589,13 @@ def train_stage(
     strategy = strategy or default_strategy()
     normalizer = ArcsinhNormalizer(model.normalization_scale)
     whole_batches = strategy.num_replicas_in_sync > 1
-    train_ds, steps = training_dataset(split, training, normalizer, initial_epoch, whole_batches)
+    weights = magnitude_weights(split, training)
+    if weights is not None:
+        provenance["magnitude_weights"] = weights.to_dict()
+        artifacts.write_provenance(out, provenance)
+    train_ds, steps = training_dataset(
+        split, training, normalizer, initial_epoch, whole_batches, weights
+    )
     val_ds = validation_dataset(split, training.batch_size, normalizer, whole_batches)
     with strategy.scope():
         sampler = LatentSampler(training.seed + (0 if stage == "vae" else 1))

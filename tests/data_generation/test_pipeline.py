@@ -209,7 +209,8 @@ def test_small_catalogue_is_reused_with_a_warning(egg_catalogue, tmp_path, caplo
         ({"central_mag_range": (25.0, 20.0)}, "central_mag_range must be an increasing pair"),
         ({"annulus_arcsec": (-1.0, 1.0)}, "inner radius"),
         ({"stamp_size": 8}, "at least 16 pixels"),
-        ({"morphology": "realistic"}, "morphology 'realistic' is not available"),
+        ({"morphology": "hubble"}, "morphology 'hubble' is not available"),
+        ({"cosmos_catalogue": "cosmos.fits"}, "only used with morphology 'realistic'"),
     ],
 )
 def test_bad_configuration(egg_catalogue, overrides, message):
