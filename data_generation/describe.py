@@ -1,4 +1,12 @@
-"""``debvader-euclid describe``: summarise what a data set holds."""
+"""``debvader-euclid describe``: summarise what a data set holds.
+
+Truth values that the galaxy source does not provide are stored as NaN (COSMOS
+galaxies: redshift, bulge-to-total ratio, radii, axis ratios and position angle
+without GalSim's parametric fits, the bulge fields of single-Sersic fits; see
+:mod:`data_generation.cosmos`). No summary statistic reads them; the summary ends
+with one line counting them per field (:func:`nan_truth_counts`), absent when
+every truth value is finite.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from data_generation.manifest import load_manifest
+from data_generation.schema import truth_fields
 
 _SUMMARY_FIELDS = {
     "isolated": (
@@ -45,7 +54,8 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
     from data_generation.tfrecords import read_numpy
 
     manifest = load_manifest(folder)
-    data = read_numpy(folder, fields=list(_SUMMARY_FIELDS[manifest.kind]))
+    scalar = [f.name for f in truth_fields(manifest.kind) if f.dtype.startswith("float")]
+    data = read_numpy(folder, fields=sorted({*_SUMMARY_FIELDS[manifest.kind], *scalar}))
     mags = data["central_mag_vis"]
     kept = data["central_stamp_flux_uJy"] / data["central_flux_uJy"]
     generation = manifest.config.get("generation", {})
@@ -79,7 +89,34 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
             f"blendedness: median {np.median(b):.4f}; above 0.01: {np.mean(b > 0.01):.1%}, "
             f"above 0.1: {np.mean(b > 0.1):.1%}, above 0.3: {np.mean(b > 0.3):.1%}",
         ]
+    missing = nan_truth_counts({name: data[name] for name in scalar})
+    if missing:
+        n = len(mags)
+        lines.append(
+            "truth not provided by the galaxy source (NaN, in no statistic above): "
+            + ", ".join(f"{name} {count} of {n}" for name, count in missing.items())
+        )
     return lines
+
+
+def nan_truth_counts(truth: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Number of NaN values of each truth field that has any.
+
+    Parameters
+    ----------
+    truth : mapping of str to numpy.ndarray
+        Scalar truth fields of a data set (one value per example).
+
+    Returns
+    -------
+    dict of str to int
+        Field name -> number of NaN values, in the mapping's order; fields without
+        NaN are left out.
+    """
+    counts = {
+        name: int(np.isnan(np.asarray(v, dtype=np.float64)).sum()) for name, v in truth.items()
+    }
+    return {name: count for name, count in counts.items() if count}
 
 
 def morphology_line(generation: Mapping[str, Any], catalogue: Mapping[str, Any]) -> str:

@@ -233,7 +233,8 @@ class RealisticMorphologyConfig:
         kpc-scale clumps per clumpy galaxy (mean 2) of Soto et al. (2017) plus
         smaller knots below HST's resolution.
     n_knots_range : (int, int)
-        Fewest and most knots of a galaxy with knots (3, 25).
+        Fewest and most knots of a galaxy with knots (3, 25). A tuning choice:
+        resolved clump counts are 1-8 (Soto et al. 2017), unresolved knots more.
     asym_probability_ref : float
         Probability that a star-forming galaxy at ``ssfr_ref_per_yr`` has an
         asymmetric (lopsided) component (0.30): ~30 % of field spiral disks are
@@ -251,7 +252,8 @@ class RealisticMorphologyConfig:
         Probability for a passive galaxy (0.20): 20 % of early-type (S0-Sab) disks
         have A1/A0 >= 0.19 (Rudnick & Rix 1998, AJ 116, 1163).
     asym_probability_default : float
-        Probability when the row has no SFR or stellar mass (0.25), between the two.
+        Probability when the row has no SFR or stellar mass (0.25), between the two
+        (a tuning choice).
     asym_light_fraction_range : (float, float)
         Fraction of the disk light in the off-centre clump, drawn uniformly
         (0.05, 0.15). Calibrated with the offset and size below so that the m = 1
@@ -261,10 +263,12 @@ class RealisticMorphologyConfig:
         on 200 draws): the significantly lopsided tail, A1 >~ 0.2, of those papers.
     asym_offset_range_hlr : (float, float)
         Offset of the clump from the galaxy centre in the disk plane, in disk
-        half-light radii, drawn uniformly (0.5, 1.5); its direction is uniform.
+        half-light radii, drawn uniformly (0.5, 1.5); its direction is uniform. A
+        tuning choice, calibrated with the light fraction on A1 (above).
     asym_size_ratio : float
         Half-light radius of the clump over that of the disk (0.5); same axis
-        ratio and orientation as the disk.
+        ratio and orientation as the disk. A tuning choice, calibrated with the
+        light fraction on A1 (above).
     """
 
     ssfr_ref_per_yr: float = 1e-9

@@ -44,6 +44,13 @@ Definitions
   two-profile floor is also stored (``noise_floor_joint``).
 * sep detection failures have NaN fluxes: counted (``n_failed``, and
   ``sep_detected`` in ``predictions.csv``), left out of the statistics.
+* Truth values a galaxy source may leave NaN (COSMOS galaxies: redshift,
+  bulge-to-total ratio, radii, axis ratios, position angle, see
+  :mod:`data_generation.cosmos`) are not read: the statistics use the images, the
+  fluxes and magnitudes, the noise sigma and, for blends, the blendedness and
+  neighbour distance, which every source provides; shapes and half-light radii
+  are measured on the truth and predicted images. ``debvader-euclid describe``
+  counts the NaN truth values of a data set.
 """
 
 from __future__ import annotations
