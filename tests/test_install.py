@@ -39,10 +39,11 @@ def test_non_editable_install_provides_the_command(tmp_path):
     )  # fmt: skip
     assert (out / "manifest.json").is_file()
     # the shipped model is package data: it loads by name from the installed copy
-    loaded = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "from debvader_euclid import Deblender; "
-         "d = Deblender.load('analytic'); print(d.folder)"],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
-    ).stdout  # fmt: skip
-    assert str(venv) in loaded
-    assert "analytic" in loaded
+    for name in ("analytic", "realistic"):
+        loaded = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "from debvader_euclid import Deblender; "
+             f"d = Deblender.load({name!r}); print(d.folder)"],
+            check=True, capture_output=True, text=True, cwd=tmp_path,
+        ).stdout  # fmt: skip
+        assert str(venv) in loaded
+        assert name in loaded

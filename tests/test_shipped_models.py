@@ -11,8 +11,9 @@ from debvader_euclid.deblender import available_models, packaged_models_folder
 MODELS = available_models()
 
 
-def test_analytic_model_is_shipped():
-    assert "analytic" in MODELS
+@pytest.mark.parametrize("name", ["analytic", "realistic"])
+def test_both_models_are_shipped(name):
+    assert name in MODELS
 
 
 @pytest.mark.parametrize("name", MODELS)
