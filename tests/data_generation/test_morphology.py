@@ -33,6 +33,7 @@ from data_generation.tfrecords import read_numpy
 from debvader_euclid.cli import main
 from tests.cosmos_files import COSMOS_MAGS, write_cosmos_sample
 from tests.data_generation.conftest import egg_columns
+from tests.data_generation.test_render import galaxy
 
 DEFAULTS = RealisticMorphologyConfig()
 
@@ -41,19 +42,12 @@ def row(flux=10.0, bt=0.2, disk=0.4, bulge=0.1, q=0.6, angle=20.0, log_ssfr=-9.0
     """A bulge + disk catalogue row (uJy, arcsec, deg) with SFR and stellar mass."""
     log_mstar = 10.0
     return {
+        **galaxy(flux, bt, disk, bulge, q, angle),
         "id": 7,
         "redshift": 1.0,
         "flux_uJy": flux,
         "mag_vis": float(23.9 - 2.5 * math.log10(flux)),
         "bt_flux": bt,
-        "bulge_flux_uJy": flux * bt,
-        "disk_flux_uJy": flux * (1 - bt),
-        "bulge_hlr_arcsec": bulge,
-        "disk_hlr_arcsec": disk,
-        "bulge_q": 0.9,
-        "disk_q": q,
-        "bulge_angle_deg": angle,
-        "disk_angle_deg": angle,
         "log_mstar": log_mstar,
         "sfr_msun_per_yr": 10.0 ** (log_mstar + log_ssfr),
         "passive": passive,
