@@ -104,6 +104,11 @@ class TrainingConfig:
         Width of the magnitude bins of ``magnitude_balance``, AB mag.
     max_balance_weight : float
         Largest weight (and inverse of the smallest) before the mean is set to 1.
+    blendedness_boost : float
+        Stage 2 only: multiply each blend's loss weight by ``1 + blendedness_boost *
+        b``, ``b`` its blendedness (0: off), then scale the weights to a mean of 1.
+        Strongly blended pairs (the faint central beside a much brighter neighbour
+        that dominates the flux-residual scatter) are rare; this gives them more say.
     """
 
     seed: int = 0
@@ -123,6 +128,7 @@ class TrainingConfig:
     magnitude_balance: float = 0.0
     magnitude_bin_width: float = 0.5
     max_balance_weight: float = 10.0
+    blendedness_boost: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -171,6 +177,8 @@ class TrainingConfig:
             )
         if not self.max_balance_weight >= 1:
             raise ValueError(f"max_balance_weight must be >= 1, got {self.max_balance_weight}")
+        if not self.blendedness_boost >= 0:
+            raise ValueError(f"blendedness_boost must be >= 0, got {self.blendedness_boost}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary."""

@@ -32,6 +32,7 @@ training set are held out; a single-shard data set then needs ``--val-data``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 #: Truth field the magnitude-balancing weights are computed from (both kinds have it).
 BALANCE_FIELD = "central_mag_vis"
+
+#: Truth field of the hard-blend loss weights (blended data sets only).
+BLEND_FIELD = "blendedness"
 
 #: Data set kind each stage trains on.
 STAGE_KIND = {"vae": "isolated", "deblender": "blended"}
@@ -270,9 +274,13 @@ def _ranges(indices: tuple[int, ...]) -> str:
 
 @dataclass(frozen=True)
 class MagnitudeWeights:
-    """Loss weights per bin of the central galaxy's true VIS magnitude.
+    """Loss weights per bin of the central galaxy's true VIS magnitude, optionally
+    times a hard-blend factor.
 
-    See :attr:`TrainingConfig.magnitude_balance` for the definition.
+    See :attr:`TrainingConfig.magnitude_balance` and
+    :attr:`TrainingConfig.blendedness_boost` for the definitions. The weight of an
+    example is ``weights[bin(m)] * (1 + blend_boost * b) / blend_norm``, ``b`` its
+    blendedness; ``blend_norm`` makes the mean weight over the training set 1.
 
     Attributes
     ----------
@@ -285,12 +293,18 @@ class MagnitudeWeights:
         Weight of an example in each bin (mean 1 over the training examples).
     alpha : float
         The balancing exponent used.
+    blend_boost : float
+        Factor of the blendedness in the hard-blend term (0: none).
+    blend_norm : float
+        Mean over the training examples of ``weights[bin(m)] * (1 + blend_boost * b)``.
     """
 
     edges: tuple[float, ...]
     counts: tuple[int, ...]
     weights: tuple[float, ...]
     alpha: float
+    blend_boost: float = 0.0
+    blend_norm: float = 1.0
 
     @classmethod
     def from_magnitudes(
@@ -333,12 +347,38 @@ class MagnitudeWeights:
             float(alpha),
         )
 
-    def lookup(self, magnitudes: tf.Tensor) -> tf.Tensor:
-        """Weights of a batch of magnitudes (AB mag), float32 of the same shape."""
+    def with_blend_boost(self, magnitudes: np.ndarray, blendedness: np.ndarray, boost: float):
+        """A copy with the hard-blend term, normalised over these training examples."""
+        boost = float(boost)
+        product = self.magnitude_weights_np(magnitudes) * (1.0 + boost * np.asarray(blendedness))
+        return dataclasses.replace(self, blend_boost=boost, blend_norm=float(np.mean(product)))
+
+    def magnitude_weights_np(self, magnitudes: np.ndarray) -> np.ndarray:
+        """The magnitude part of the weights (numpy)."""
+        index = np.searchsorted(np.asarray(self.edges[1:-1]), np.asarray(magnitudes), "right")
+        return np.asarray(self.weights)[index]
+
+    def lookup(self, magnitudes: tf.Tensor, blendedness: tf.Tensor | None = None) -> tf.Tensor:
+        """Weights of a batch of examples, float32 of the shape of ``magnitudes``.
+
+        Parameters
+        ----------
+        magnitudes : tf.Tensor
+            True VIS magnitudes of the central galaxies, AB mag.
+        blendedness : tf.Tensor, optional
+            Their blendedness (needed when ``blend_boost > 0``).
+        """
         edges = tf.constant(self.edges[1:-1], tf.float64)
         index = tf.searchsorted(edges, tf.reshape(tf.cast(magnitudes, tf.float64), [-1]), "right")
-        weights = tf.gather(tf.constant(self.weights, tf.float32), index)
-        return tf.reshape(weights, tf.shape(magnitudes))
+        weights = tf.reshape(
+            tf.gather(tf.constant(self.weights, tf.float32), index), tf.shape(magnitudes)
+        )
+        if self.blend_boost > 0:
+            if blendedness is None:
+                raise ValueError("these weights need the blendedness of each example")
+            factor = 1.0 + self.blend_boost * tf.cast(blendedness, tf.float32)
+            weights = weights * factor / self.blend_norm
+        return weights
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, recorded in ``provenance.json``."""
@@ -348,6 +388,8 @@ class MagnitudeWeights:
             "edges_mag": list(self.edges),
             "counts": list(self.counts),
             "weights": list(self.weights),
+            "blendedness_boost": self.blend_boost,
+            "blendedness_norm": self.blend_norm,
         }
 
 
@@ -357,14 +399,26 @@ def magnitude_weights(split: DataSplit, config: TrainingConfig) -> MagnitudeWeig
     Reads the central magnitude of every training example once (one pass over
     the training shards, parsing that field only).
     """
-    if config.magnitude_balance <= 0:
+    boost = config.blendedness_boost
+    if config.magnitude_balance <= 0 and boost <= 0:
         return None
+    if boost > 0 and split.stage != "deblender":
+        raise ValueError(
+            "blendedness_boost weights blends by their blendedness: it applies to "
+            "`train deblender` only; remove it from the stage-1 configuration"
+        )
+    fields = [BALANCE_FIELD] + ([BLEND_FIELD] if boost > 0 else [])
     with _quiet_reader():
-        ds = read_dataset(split.train.folder, fields=[BALANCE_FIELD], shards=split.train.shards)
-    mags = np.concatenate([batch[BALANCE_FIELD] for batch in ds.batch(8192).as_numpy_iterator()])
+        ds = read_dataset(split.train.folder, fields=fields, shards=split.train.shards)
+    batches = list(ds.batch(8192).as_numpy_iterator())
+    mags = np.concatenate([batch[BALANCE_FIELD] for batch in batches])
     weights = MagnitudeWeights.from_magnitudes(
         mags, config.magnitude_balance, config.magnitude_bin_width, config.max_balance_weight
     )
+    if boost > 0:
+        blendedness = np.concatenate([batch[BLEND_FIELD] for batch in batches])
+        weights = weights.with_blend_boost(mags, blendedness, boost)
+        log.info("hard-blend weights 1 + %g x blendedness (normalised)", boost)
     log.info(
         "magnitude balancing (alpha=%g): weights %.3g (brightest bin) to %.3g (faintest)",
         weights.alpha,
@@ -375,6 +429,12 @@ def magnitude_weights(split: DataSplit, config: TrainingConfig) -> MagnitudeWeig
 
 
 # --------------------------------------------------------------------------- pipelines
+
+
+def _weighted_fields(inp: str, tgt: str, weights: MagnitudeWeights | None) -> list[str]:
+    if weights is None:
+        return [inp, tgt]
+    return [inp, tgt, BALANCE_FIELD] + ([BLEND_FIELD] if weights.blend_boost > 0 else [])
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -471,7 +531,7 @@ def _epoch_dataset(
     seed = epoch_seed(config.seed, epoch)
     ds = read_dataset(
         split.train.folder,
-        fields=[inp, tgt] if weights is None else [inp, tgt, BALANCE_FIELD],
+        fields=_weighted_fields(inp, tgt, weights),
         shuffle_shards=True,
         seed=seed,
         shards=split.train.shards,
@@ -488,7 +548,7 @@ def _epoch_dataset(
         pair = (normalizer.normalize(x)[..., None], normalizer.normalize(y)[..., None])
         if weights is None:
             return pair
-        return (*pair, weights.lookup(batch[BALANCE_FIELD]))
+        return (*pair, weights.lookup(batch[BALANCE_FIELD], batch.get(BLEND_FIELD)))
 
     return ds.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 

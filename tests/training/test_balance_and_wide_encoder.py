@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data_generation.tfrecords import read_numpy
 from debvader_euclid.models import ArcsinhNormalizer, ModelConfig, build_encoder_decoder
 from debvader_euclid.training import artifacts, train_deblender
 from debvader_euclid.training.config import TrainingConfig, resolve_stage2_model
@@ -122,3 +123,34 @@ def test_balanced_wide_deblender_trains_loads_and_records_its_weights(
     vae, _ = artifacts.load_stage(trained_vae, expected_stage="vae")
     for a, b in zip(networks.decoder.get_weights(), vae.decoder.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_hard_blend_weights_grow_with_blendedness_and_average_one(blended_data: Path) -> None:
+    config = TrainingConfig(
+        batch_size=16, epochs=1, blendedness_boost=5.0, val_fraction=0.25, augment=False
+    )
+    split = split_data("deblender", blended_data, val_fraction=0.25)
+    weights = magnitude_weights(split, config)
+    assert weights is not None
+    assert weights.blend_boost == 5.0
+    np.testing.assert_allclose(weights.weights, 1.0)  # no magnitude balancing asked
+    mags = tf.constant([24.0, 24.0, 24.0])
+    got = weights.lookup(mags, tf.constant([0.0, 0.1, 1.0])).numpy()
+    np.testing.assert_allclose(got * weights.blend_norm, [1.0, 1.5, 6.0], rtol=1e-6)
+    # the mean weight over the training examples is 1
+    fields = ["central_mag_vis", "blendedness"]
+    truth = read_numpy(blended_data, fields=fields, shards=split.train.shards)
+    every = weights.lookup(tf.constant(truth["central_mag_vis"]), tf.constant(truth["blendedness"]))
+    assert float(np.mean(every.numpy())) == pytest.approx(1.0, rel=1e-5)
+    dataset, _ = training_dataset(split, config, ArcsinhNormalizer(0.01), weights=weights)
+    _, _, w = next(iter(dataset))
+    assert w.shape == (16,)
+    assert weights.to_dict()["blendedness_boost"] == 5.0
+
+
+def test_hard_blend_weights_refused_for_stage_1(isolated_data: Path) -> None:
+    split = split_data("vae", isolated_data, val_fraction=0.25)
+    with pytest.raises(ValueError, match="applies to `train deblender` only"):
+        magnitude_weights(split, TrainingConfig(blendedness_boost=1.0))
+    with pytest.raises(ValueError, match="blendedness_boost must be >= 0"):
+        TrainingConfig(blendedness_boost=-1.0)
