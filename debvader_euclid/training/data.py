@@ -14,8 +14,9 @@ Pipeline of one training epoch ``e``::
       -> random dihedral symmetry (8 rotations/flips) per example, same on input
          and target, drawn with stateless seeds (f(seed, e), batch index)  [if augment]
       -> arcsinh normalisation (input and target)
-      [-> loss weight per example from the central galaxy's magnitude, if
-         TrainingConfig.magnitude_balance > 0; see :class:`MagnitudeWeights`]
+      [-> loss weight per example from the central galaxy's magnitude and the
+         blend's blendedness, if TrainingConfig.magnitude_balance or
+         blendedness_boost > 0; see :class:`LossWeights`]
 
 Every random choice is a function of ``(seed, epoch)``, not of how many epochs the
 process has run: the training stream is the concatenation of the epochs
@@ -273,7 +274,7 @@ def _ranges(indices: tuple[int, ...]) -> str:
 
 
 @dataclass(frozen=True)
-class MagnitudeWeights:
+class LossWeights:
     """Loss weights per bin of the central galaxy's true VIS magnitude, optionally
     times a hard-blend factor.
 
@@ -309,7 +310,7 @@ class MagnitudeWeights:
     @classmethod
     def from_magnitudes(
         cls, magnitudes: np.ndarray, alpha: float, bin_width: float, max_weight: float
-    ) -> MagnitudeWeights:
+    ) -> LossWeights:
         """Weights from the magnitudes of the training examples.
 
         Parameters
@@ -325,7 +326,7 @@ class MagnitudeWeights:
 
         Returns
         -------
-        MagnitudeWeights
+        LossWeights
         """
         magnitudes = np.asarray(magnitudes, dtype=np.float64)
         magnitudes = magnitudes[np.isfinite(magnitudes)]
@@ -347,16 +348,23 @@ class MagnitudeWeights:
             float(alpha),
         )
 
-    def with_blend_boost(self, magnitudes: np.ndarray, blendedness: np.ndarray, boost: float):
-        """A copy with the hard-blend term, normalised over these training examples."""
-        boost = float(boost)
-        product = self.magnitude_weights_np(magnitudes) * (1.0 + boost * np.asarray(blendedness))
-        return dataclasses.replace(self, blend_boost=boost, blend_norm=float(np.mean(product)))
+    def with_blend_boost(
+        self, magnitudes: np.ndarray, blendedness: np.ndarray, boost: float
+    ) -> LossWeights:
+        """A copy with the hard-blend term, normalised over these training examples.
 
-    def magnitude_weights_np(self, magnitudes: np.ndarray) -> np.ndarray:
-        """The magnitude part of the weights (numpy)."""
-        index = np.searchsorted(np.asarray(self.edges[1:-1]), np.asarray(magnitudes), "right")
-        return np.asarray(self.weights)[index]
+        Parameters
+        ----------
+        magnitudes : numpy.ndarray
+            True VIS magnitudes of the central galaxies, AB mag.
+        blendedness : numpy.ndarray
+            Their blendedness (dimensionless, 0 to 1).
+        boost : float
+            Factor of the blendedness, >= 0.
+        """
+        magnitude_part = self.lookup(tf.constant(magnitudes)).numpy()
+        product = magnitude_part * (1.0 + float(boost) * np.asarray(blendedness))
+        return dataclasses.replace(self, blend_boost=float(boost), blend_norm=float(product.mean()))
 
     def lookup(self, magnitudes: tf.Tensor, blendedness: tf.Tensor | None = None) -> tf.Tensor:
         """Weights of a batch of examples, float32 of the shape of ``magnitudes``.
@@ -393,11 +401,15 @@ class MagnitudeWeights:
         }
 
 
-def magnitude_weights(split: DataSplit, config: TrainingConfig) -> MagnitudeWeights | None:
-    """The balancing weights of a training run, or None when it does not balance.
+def loss_weights(split: DataSplit, config: TrainingConfig) -> LossWeights | None:
+    """The loss weights of a training run, or None when it uses none.
 
-    Reads the central magnitude of every training example once (one pass over
-    the training shards, parsing that field only).
+    Magnitude balancing (:attr:`TrainingConfig.magnitude_balance`) times the
+    hard-blend factor (:attr:`TrainingConfig.blendedness_boost`, stage 2 only).
+
+    Reads the central magnitude (and, with the hard-blend factor, the
+    blendedness) of every training example once: one pass over the training
+    shards, parsing those fields only.
     """
     boost = config.blendedness_boost
     if config.magnitude_balance <= 0 and boost <= 0:
@@ -412,7 +424,7 @@ def magnitude_weights(split: DataSplit, config: TrainingConfig) -> MagnitudeWeig
         ds = read_dataset(split.train.folder, fields=fields, shards=split.train.shards)
     batches = list(ds.batch(8192).as_numpy_iterator())
     mags = np.concatenate([batch[BALANCE_FIELD] for batch in batches])
-    weights = MagnitudeWeights.from_magnitudes(
+    weights = LossWeights.from_magnitudes(
         mags, config.magnitude_balance, config.magnitude_bin_width, config.max_balance_weight
     )
     if boost > 0:
@@ -431,7 +443,7 @@ def magnitude_weights(split: DataSplit, config: TrainingConfig) -> MagnitudeWeig
 # --------------------------------------------------------------------------- pipelines
 
 
-def _weighted_fields(inp: str, tgt: str, weights: MagnitudeWeights | None) -> list[str]:
+def _weighted_fields(inp: str, tgt: str, weights: LossWeights | None) -> list[str]:
     if weights is None:
         return [inp, tgt]
     return [inp, tgt, BALANCE_FIELD] + ([BLEND_FIELD] if weights.blend_boost > 0 else [])
@@ -525,7 +537,7 @@ def _epoch_dataset(
     epoch: int,
     steps: int,
     drop_remainder: bool,
-    weights: MagnitudeWeights | None = None,
+    weights: LossWeights | None = None,
 ) -> tf.data.Dataset:
     inp, tgt = split.fields
     seed = epoch_seed(config.seed, epoch)
@@ -559,7 +571,7 @@ def training_dataset(
     normalizer: ArcsinhNormalizer,
     initial_epoch: int = 0,
     drop_remainder: bool = False,
-    weights: MagnitudeWeights | None = None,
+    weights: LossWeights | None = None,
 ) -> tuple[tf.data.Dataset, int]:
     """The training stream for epochs ``initial_epoch .. config.epochs - 1``.
 
@@ -573,8 +585,8 @@ def training_dataset(
     drop_remainder : bool
         Only full batches (used with several replicas: TensorFlow would hand a
         replica an empty batch, which its CPU convolution kernels mishandle).
-    weights : MagnitudeWeights, optional
-        Loss weights (see :func:`magnitude_weights`); None for none.
+    weights : LossWeights, optional
+        Loss weights (see :func:`loss_weights`); None for none.
 
     Returns
     -------

@@ -58,7 +58,7 @@ from debvader_euclid.training.config import (
 )
 from debvader_euclid.training.data import (
     DataSplit,
-    magnitude_weights,
+    loss_weights,
     split_data,
     training_dataset,
     validation_dataset,
@@ -589,9 +589,9 @@ def train_stage(
     strategy = strategy or default_strategy()
     normalizer = ArcsinhNormalizer(model.normalization_scale)
     whole_batches = strategy.num_replicas_in_sync > 1
-    weights = magnitude_weights(split, training)
+    weights = loss_weights(split, training)
     if weights is not None:
-        provenance["magnitude_weights"] = weights.to_dict()
+        provenance["loss_weights"] = weights.to_dict()
         artifacts.write_provenance(out, provenance)
     train_ds, steps = training_dataset(
         split, training, normalizer, initial_epoch, whole_batches, weights

@@ -14,8 +14,8 @@ from debvader_euclid.models import ArcsinhNormalizer, ModelConfig, build_encoder
 from debvader_euclid.training import artifacts, train_deblender
 from debvader_euclid.training.config import TrainingConfig, resolve_stage2_model
 from debvader_euclid.training.data import (
-    MagnitudeWeights,
-    magnitude_weights,
+    LossWeights,
+    loss_weights,
     split_data,
     training_dataset,
 )
@@ -31,22 +31,22 @@ def counts_like_number_counts(seed: int = 0) -> np.ndarray:
 
 def test_weights_have_mean_one_and_balance_the_bins() -> None:
     mags = counts_like_number_counts()
-    flat = MagnitudeWeights.from_magnitudes(mags, alpha=1.0, bin_width=0.5, max_weight=1e6)
+    flat = LossWeights.from_magnitudes(mags, alpha=1.0, bin_width=0.5, max_weight=1e6)
     counts, weights = np.array(flat.counts), np.array(flat.weights)
     assert np.sum(counts * weights) / counts.sum() == pytest.approx(1.0)
     per_bin = counts * weights
     assert per_bin.max() / per_bin.min() == pytest.approx(1.0, rel=1e-9)  # alpha=1: flat
-    half = MagnitudeWeights.from_magnitudes(mags, alpha=0.5, bin_width=0.5, max_weight=1e6)
+    half = LossWeights.from_magnitudes(mags, alpha=0.5, bin_width=0.5, max_weight=1e6)
     w = np.array(half.weights)
     assert np.all(np.diff(w) < 0)  # brighter bins, fewer galaxies, larger weights
     np.testing.assert_allclose(w / w[-1], (counts / counts[-1]) ** -0.5, rtol=1e-9)
-    none = MagnitudeWeights.from_magnitudes(mags, alpha=0.0, bin_width=0.5, max_weight=10)
+    none = LossWeights.from_magnitudes(mags, alpha=0.0, bin_width=0.5, max_weight=10)
     np.testing.assert_allclose(none.weights, 1.0)
 
 
 def test_weights_are_clipped_and_looked_up_by_bin() -> None:
     mags = counts_like_number_counts()
-    weights = MagnitudeWeights.from_magnitudes(mags, alpha=1.0, bin_width=0.5, max_weight=3.0)
+    weights = LossWeights.from_magnitudes(mags, alpha=1.0, bin_width=0.5, max_weight=3.0)
     raw = np.array(weights.weights)
     assert raw.max() / raw.min() == pytest.approx(9.0)  # clipped at 3 and 1/3, then scaled
     edges = np.array(weights.edges)
@@ -54,7 +54,7 @@ def test_weights_are_clipped_and_looked_up_by_bin() -> None:
     got = weights.lookup(tf.constant(probe)).numpy()
     np.testing.assert_allclose(got, raw[[0, 0, 3, -1]], rtol=1e-6)
     with pytest.raises(ValueError, match="no finite central magnitude"):
-        MagnitudeWeights.from_magnitudes(np.array([np.nan]), 0.5, 0.5, 10)
+        LossWeights.from_magnitudes(np.array([np.nan]), 0.5, 0.5, 10)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_bad_balance_settings(changes: dict, match: str) -> None:
 def test_weighted_stream_carries_one_weight_per_example(blended_data: Path) -> None:
     config = TrainingConfig(batch_size=16, epochs=1, magnitude_balance=0.5, val_fraction=0.25)
     split = split_data("deblender", blended_data, val_fraction=0.25)
-    weights = magnitude_weights(split, config)
+    weights = loss_weights(split, config)
     assert weights is not None
     assert sum(weights.counts) == split.train.n_examples
     dataset, steps = training_dataset(split, config, ArcsinhNormalizer(0.01), weights=weights)
@@ -82,7 +82,7 @@ def test_weighted_stream_carries_one_weight_per_example(blended_data: Path) -> N
     assert y.shape == x.shape
     assert w.shape == (16,)
     assert np.all(w.numpy() > 0)
-    assert magnitude_weights(split, config.replace(magnitude_balance=0.0)) is None
+    assert loss_weights(split, config.replace(magnitude_balance=0.0)) is None
 
 
 def test_encoder_widths_are_free_and_the_decoder_keeps_filters() -> None:
@@ -114,7 +114,7 @@ def test_balanced_wide_deblender_trains_loads_and_records_its_weights(
     out = tmp_path / "deblender"
     train_deblender(trained_vae, blended_data, out, config=config, verbose=0)
     provenance = json.loads((out / "provenance.json").read_text())
-    recorded = provenance["magnitude_weights"]
+    recorded = provenance["loss_weights"]
     assert recorded["alpha"] == 0.5
     assert recorded["field"] == "central_mag_vis"
     assert sum(recorded["counts"]) == provenance["data"]["train"]["n_examples"]
@@ -130,7 +130,7 @@ def test_hard_blend_weights_grow_with_blendedness_and_average_one(blended_data: 
         batch_size=16, epochs=1, blendedness_boost=5.0, val_fraction=0.25, augment=False
     )
     split = split_data("deblender", blended_data, val_fraction=0.25)
-    weights = magnitude_weights(split, config)
+    weights = loss_weights(split, config)
     assert weights is not None
     assert weights.blend_boost == 5.0
     np.testing.assert_allclose(weights.weights, 1.0)  # no magnitude balancing asked
@@ -151,6 +151,6 @@ def test_hard_blend_weights_grow_with_blendedness_and_average_one(blended_data: 
 def test_hard_blend_weights_refused_for_stage_1(isolated_data: Path) -> None:
     split = split_data("vae", isolated_data, val_fraction=0.25)
     with pytest.raises(ValueError, match="applies to `train deblender` only"):
-        magnitude_weights(split, TrainingConfig(blendedness_boost=1.0))
+        loss_weights(split, TrainingConfig(blendedness_boost=1.0))
     with pytest.raises(ValueError, match="blendedness_boost must be >= 0"):
         TrainingConfig(blendedness_boost=-1.0)
