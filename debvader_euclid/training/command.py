@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Stage 1: train the VAE on an 'isolated' data set.",
     )
     _add_common(vae, kind="isolated")
-    vae.set_defaults(func=run_train, vae=None)
+    vae.set_defaults(func=run_train, vae=None, init_encoder=None)
 
     deblender = stages.add_parser(
         "deblender",
@@ -51,6 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     deblender.add_argument(
         "--vae", required=True, metavar="DIR", help="finished output folder of `train vae`"
+    )
+    deblender.add_argument(
+        "--init-encoder",
+        metavar="DIR",
+        help="start the blend encoder from the weights of a finished `train deblender` "
+        "folder with the same architecture and the same stage-1 decoder (fine-tuning, "
+        "e.g. with another loss); default: a fresh initialisation",
     )
     _add_common(deblender, kind="blended")
     deblender.set_defaults(func=run_train)
@@ -109,6 +116,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
     cmd = ["debvader-euclid", "train", args.stage]
     if args.vae is not None:
         cmd += ["--vae", str(args.vae)]
+    if getattr(args, "init_encoder", None):
+        cmd += ["--init-encoder", str(args.init_encoder)]
     cmd += ["--data", str(args.data), "--out", str(args.out)]
     if args.config:
         cmd += ["--config", str(args.config)]
@@ -138,6 +147,7 @@ def run_train(args: argparse.Namespace) -> int:
         args.out,
         config=args.config,
         vae=args.vae,
+        init_encoder=getattr(args, "init_encoder", None),
         val_data=args.val_data,
         resume=args.resume,
         overwrite=args.overwrite,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,6 +110,16 @@ class TrainingConfig:
         b``, ``b`` its blendedness (0: off), then scale the weights to a mean of 1.
         Strongly blended pairs (the faint central beside a much brighter neighbour
         that dominates the flux-residual scatter) are rare; this gives them more say.
+    flux_weight : float
+        Weight ``lambda`` of the flux term added to each example's loss,
+        ``lambda * ((F_true - F_pred) / F_true)**2`` with ``F`` the summed flux (uJy)
+        of the target and of the decoded mean (see :mod:`debvader_euclid.models.losses`);
+        0 (default) trains on the pixel likelihood alone. The validation loss
+        includes it, so the best epoch is chosen on the same objective.
+    flux_residual : {"relative", "symmetric"}
+        Form of ``r`` in the flux term: ``(F_true - F_pred) / F_true`` or
+        ``(F_true - F_pred) / sqrt(F_true F_pred)`` (symmetric in the log of the flux
+        ratio, so it does not pull fluxes low; see :mod:`debvader_euclid.models.losses`).
     """
 
     seed: int = 0
@@ -129,6 +140,8 @@ class TrainingConfig:
     magnitude_bin_width: float = 0.5
     max_balance_weight: float = 10.0
     blendedness_boost: float = 0.0
+    flux_weight: float = 0.0
+    flux_residual: str = "relative"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -179,6 +192,15 @@ class TrainingConfig:
             raise ValueError(f"max_balance_weight must be >= 1, got {self.max_balance_weight}")
         if not self.blendedness_boost >= 0:
             raise ValueError(f"blendedness_boost must be >= 0, got {self.blendedness_boost}")
+        if not (math.isfinite(self.flux_weight) and self.flux_weight >= 0):
+            raise ValueError(
+                f"flux_weight must be a finite number >= 0 (0: pixel likelihood only), "
+                f"got {self.flux_weight}"
+            )
+        if self.flux_residual not in ("relative", "symmetric"):
+            raise ValueError(
+                f"flux_residual must be 'relative' or 'symmetric', got {self.flux_residual!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary."""

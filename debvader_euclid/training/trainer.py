@@ -75,6 +75,8 @@ HISTORY_COLUMNS = (
     "val_loss",
     "val_nll",
     "val_kl",
+    "flux_term",
+    "val_flux_term",
     "learning_rate",
     "seconds",
 )
@@ -254,11 +256,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
             "nll": float(logs.get("nll", float("nan"))),
             "val_loss": float(val_loss),
             "val_nll": float(logs.get("val_nll", float("nan"))),
+            "flux_term": float(logs.get("flux_term", 0.0)),
+            "val_flux_term": float(logs.get("val_flux_term", 0.0)),
             "learning_rate": float(tf.convert_to_tensor(self.model.optimizer.learning_rate)),
             "seconds": round(time.monotonic() - self._started, 3),
         }
-        row["kl"] = row["loss"] - row["nll"]
-        row["val_kl"] = row["val_loss"] - row["val_nll"]
+        row["kl"] = row["loss"] - row["nll"] - row["flux_term"]
+        row["val_kl"] = row["val_loss"] - row["val_nll"] - row["val_flux_term"]
 
         best = state["best_val_loss"]
         if best is None or row["val_loss"] < best - self.min_delta:
@@ -317,6 +321,42 @@ def _read_state(out: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}; delete {out} and start again") from err
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+
+def _check_init_encoder(
+    folder: str | os.PathLike, model: ModelConfig, vae_provenance: Mapping[str, Any]
+) -> tuple[StageNetworks, dict[str, Any]]:
+    """Load the deblender that starts a fine-tuning run; check it fits this run.
+
+    Returns its networks and the record kept in ``provenance.json``.
+    """
+    networks, info = artifacts.load_stage(folder, expected_stage="deblender", verify=True)
+    if info["model"] != model:
+        theirs, ours = info["model"].to_dict(), model.to_dict()
+        differ = sorted(k for k in ours if theirs.get(k) != ours.get(k))
+        raise ValueError(
+            f"--init-encoder {folder}: its model configuration differs from this run's in "
+            f"{', '.join(differ)}; give the same model section (its config.json works as --config)"
+        )
+    init_provenance = info["provenance"]
+    decoder_sha = init_provenance.get("files", {}).get(artifacts.DECODER_WEIGHTS)
+    vae_decoder_sha = vae_provenance.get("files", {}).get(artifacts.DECODER_WEIGHTS)
+    if decoder_sha is None or decoder_sha != vae_decoder_sha:
+        raise ValueError(
+            f"--init-encoder {folder} was trained on another stage-1 decoder (SHA-256 "
+            f"{str(decoder_sha)[:12]}..., --vae has {str(vae_decoder_sha)[:12]}...): its "
+            "encoder maps blends to another latent space; give a deblender trained with this --vae"
+        )
+    record = {
+        "folder": str(Path(folder).resolve()),
+        "files": init_provenance.get("files", {}),
+        "command_line": init_provenance.get("command_line"),
+        "best_epoch": init_provenance.get("best_epoch"),
+    }
+    return networks, record
 
 
 # --------------------------------------------------------------------------- output folder
@@ -449,6 +489,7 @@ def train_stage(
     out: str | os.PathLike,
     config: ConfigLike = None,
     vae: str | os.PathLike | None = None,
+    init_encoder: str | os.PathLike | None = None,
     val_data: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -471,6 +512,11 @@ def train_stage(
         Configuration (defaults when None; when resuming, the stored one).
     vae : path-like, optional
         Stage-1 folder (stage 2 only).
+    init_encoder : path-like, optional
+        Stage 2 only: a finished deblender folder whose blend-encoder weights
+        start this run (fine-tuning). It must have the same model configuration
+        and have been trained on the same stage-1 decoder (checked by SHA-256);
+        its folder and weight checksums are recorded in ``provenance.json``.
     val_data : path-like, optional
         Separate validation data set (else held-out shards, see :mod:`.data`).
     resume : bool
@@ -527,6 +573,11 @@ def train_stage(
         vae_networks, vae_info = artifacts.load_stage(vae, expected_stage="vae")
         vae_provenance = vae_info["provenance"]
         model = resolve_stage2_model(vae_info["model"], cfg.model)
+    init_networks, init_record = None, None
+    if init_encoder is not None:
+        if stage != "deblender":
+            raise ValueError("init_encoder (--init-encoder) is for the deblender stage only")
+        init_networks, init_record = _check_init_encoder(init_encoder, model, vae_provenance)
     split = split_data(stage, data, val_data, training.val_fraction, verify=verify_data)
     if stage == "vae":
         model = resolve_stage1_model(cfg.model, split.stamp_size)
@@ -567,6 +618,8 @@ def train_stage(
                 "files": vae_provenance.get("files", {}),
                 "data": vae_provenance.get("data", {}),
             }
+        if init_record is not None:
+            provenance["init_encoder"] = init_record
     else:
         provenance.setdefault("resumed", []).append(
             {
@@ -602,16 +655,20 @@ def train_stage(
         networks = artifacts.build_stage_networks(stage, model, sampler, seed=training.seed)
         if vae_networks is not None:
             networks.decoder.set_weights(vae_networks.decoder.get_weights())
+        if init_networks is not None:
+            networks.encoder.set_weights(init_networks.encoder.get_weights())
+            log.info("blend encoder initialised from %s", init_record["folder"])
         train_model = connect(networks.encoder, networks.decoder, name=stage)
         optimizer = keras.optimizers.Adam(
             learning_rate_schedule(training, steps), clipnorm=training.clipnorm
         )
-        nll = PixelGaussianNLL(model)
-        train_model.compile(
-            optimizer=optimizer,
-            loss=nll,
-            metrics=[keras.metrics.MeanMetricWrapper(nll.call, name="nll")],
+        nll = PixelGaussianNLL(
+            model, flux_weight=training.flux_weight, flux_residual=training.flux_residual
         )
+        metrics = [keras.metrics.MeanMetricWrapper(nll.pixel_nll, name="nll")]
+        if training.flux_weight > 0:
+            metrics.append(keras.metrics.MeanMetricWrapper(nll.flux_term, name="flux_term"))
+        train_model.compile(optimizer=optimizer, loss=nll, metrics=metrics)
         optimizer.build(train_model.trainable_variables)
         checkpoint = tf.train.Checkpoint(
             model=train_model, optimizer=optimizer, latent_rng=sampler.generator
