@@ -69,6 +69,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=512, help="stamps per network call (default 512)"
     )
+    parser.add_argument(
+        "--symmetrize",
+        action="store_true",
+        help="average each prediction over the 8 rotations and flips of the stamp "
+        "(8 times slower; Deblender.deblend(..., symmetrize=True))",
+    )
     parser.set_defaults(func=run)
 
 
@@ -83,6 +89,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
     cmd += ["--panels", str(args.panels), "--batch-size", str(args.batch_size)]
     if args.no_sep:
         cmd.append("--no-sep")
+    if getattr(args, "symmetrize", False):
+        cmd.append("--symmetrize")
     return cmd
 
 
@@ -99,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         n_panels=args.panels,
         run_sep=not args.no_sep,
         batch_size=args.batch_size,
+        symmetrize=args.symmetrize,
         command_line=command_line(args),
     )
     sys.stdout.write(result.table1())

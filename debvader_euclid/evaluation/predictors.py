@@ -126,7 +126,9 @@ def _wrong_stage(folder: Path, stage: str, kind: str) -> ValueError:
     )
 
 
-def load_predictor(model: str | os.PathLike, kind: str, verify: bool = True) -> Predictor:
+def load_predictor(
+    model: str | os.PathLike, kind: str, verify: bool = True, symmetrize: bool = False
+) -> Predictor:
     """Load the stage that evaluates a data set of ``kind``.
 
     Parameters
@@ -137,6 +139,9 @@ def load_predictor(model: str | os.PathLike, kind: str, verify: bool = True) -> 
         Data set kind: blended -> stage-2 deblender, isolated -> stage-1 VAE.
     verify : bool
         Check the weight files against the SHA-256 recorded beside them.
+    symmetrize : bool
+        Average each prediction over the 8 rotations and flips of the stamp
+        (:mod:`debvader_euclid.symmetries`).
 
     Returns
     -------
@@ -168,7 +173,9 @@ def load_predictor(model: str | os.PathLike, kind: str, verify: bool = True) -> 
             folder=deblender.folder,
             stamp_size=deblender.stamp_size,
             info=deblender.info,
-            _run=lambda images, batch: deblender.deblend(images, batch_size=batch),
+            _run=lambda images, batch: deblender.deblend(
+                images, batch_size=batch, symmetrize=symmetrize
+            ),
         )
 
     from debvader_euclid.deblender import resolve_stage_folder
@@ -182,5 +189,24 @@ def load_predictor(model: str | os.PathLike, kind: str, verify: bool = True) -> 
         folder=folder,
         stamp_size=int(networks.config.stamp_size),
         info=info,
-        _run=lambda images, batch: networks.predict(images, batch_size=batch),
+        _run=_vae_runner(networks, symmetrize),
     )
+
+
+def _vae_runner(networks: Any, symmetrize: bool) -> Callable[[np.ndarray, int], np.ndarray]:
+    """``(images, batch_size) -> predictions`` of a stage-1 VAE, optionally symmetrised."""
+    if not symmetrize:
+        return lambda images, batch: networks.predict(images, batch_size=batch)
+    from debvader_euclid.symmetries import dihedral_average
+
+    def run(images: np.ndarray, batch: int) -> np.ndarray:
+        images = np.asarray(images, dtype=np.float32)
+        out = np.empty_like(images)
+        for start in range(0, len(images), batch):
+            chunk = images[start : start + batch]
+            out[start : start + len(chunk)] = dihedral_average(
+                lambda x: networks.predict(x, batch_size=batch), chunk
+            )
+        return out
+
+    return run

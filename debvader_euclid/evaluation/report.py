@@ -385,6 +385,7 @@ def evaluate(
     n_panels: int = 6,
     run_sep: bool = True,
     batch_size: int = 512,
+    symmetrize: bool = False,
     command_line: list[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained model on a data set and write the report folder ``out``.
@@ -412,6 +413,9 @@ def evaluate(
         Run the sep baseline (FLUX_AUTO and isophotal flux) on the same stamps.
     batch_size : int
         Stamps per network call.
+    symmetrize : bool
+        Average each prediction over the 8 rotations and flips of its stamp
+        (:mod:`debvader_euclid.symmetries`); recorded in ``evaluation.json``.
     command_line : list of str, optional
         The command that ran this evaluation, recorded in ``evaluation.json``.
 
@@ -446,7 +450,7 @@ def evaluate(
     check_truth_fields(data, manifest, fields)
     data_sha = manifest_sha256(data)
 
-    predictor = load_predictor(model, kind)
+    predictor = load_predictor(model, kind, symmetrize=symmetrize)
     if predictor.stamp_size != manifest.stamp_size:
         raise ValueError(
             f"stamp-size mismatch: the {predictor.stage} in {predictor.folder} takes "
@@ -587,7 +591,11 @@ def evaluate(
         "format_version": REPORT_FORMAT_VERSION,
         "created_utc": utc_now(),
         "command_line": list(command_line) if command_line is not None else None,
-        "model": {"argument": os.fspath(model), **predictor.describe()},
+        "model": {
+            "argument": os.fspath(model),
+            "symmetrize": bool(symmetrize),
+            **predictor.describe(),
+        },
         "data": {
             "folder": str(data.resolve()),
             "manifest_sha256": data_sha,
@@ -785,7 +793,12 @@ def report_markdown(
         "",
         f"- model: {stage} stage in `{model['folder']}` "
         + (f"(from `{model['argument']}`) " if model["argument"] != model["folder"] else "")
-        + f"({model['stamp_size']}x{model['stamp_size']} stamps)",
+        + f"({model['stamp_size']}x{model['stamp_size']} stamps)"
+        + (
+            "; each prediction averaged over the 8 rotations and flips of its stamp"
+            if model.get("symmetrize")
+            else ""
+        ),
         f"- data: `{data['folder']}` ({kind}, {n} of {data['n_examples_in_data_set']} "
         f"examples evaluated), manifest SHA-256 `{data['manifest_sha256'][:16]}...`",
         f"- input `{info['config']['input_field']}`, target `{info['config']['target_field']}`; "
