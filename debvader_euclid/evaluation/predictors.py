@@ -199,14 +199,6 @@ def _vae_runner(networks: Any, symmetrize: bool) -> Callable[[np.ndarray, int], 
         return lambda images, batch: networks.predict(images, batch_size=batch)
     from debvader_euclid.symmetries import dihedral_average
 
-    def run(images: np.ndarray, batch: int) -> np.ndarray:
-        images = np.asarray(images, dtype=np.float32)
-        out = np.empty_like(images)
-        for start in range(0, len(images), batch):
-            chunk = images[start : start + batch]
-            out[start : start + len(chunk)] = dihedral_average(
-                lambda x: networks.predict(x, batch_size=batch), chunk
-            )
-        return out
-
-    return run
+    return lambda images, batch: dihedral_average(
+        lambda x: networks.predict(x, batch_size=batch), np.asarray(images, dtype=np.float32)
+    )

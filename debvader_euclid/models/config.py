@@ -21,6 +21,10 @@ from data_generation.io_utils import write_json_atomic
 #: Output likelihoods the decoder can be trained with (see :mod:`.losses`).
 LIKELIHOODS = ("gaussian_fixed_sigma", "gaussian_learned_sigma")
 
+#: Forms of the flux residual of the optional flux term of the loss
+#: (:mod:`debvader_euclid.models.losses`, ``TrainingConfig.flux_residual``).
+FLUX_RESIDUALS = ("relative", "symmetric")
+
 
 @dataclass(frozen=True)
 class ModelConfig:

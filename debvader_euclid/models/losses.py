@@ -65,12 +65,9 @@ import math
 import tensorflow as tf
 import tf_keras as keras
 
-from debvader_euclid.models.config import ModelConfig
+from debvader_euclid.models.config import FLUX_RESIDUALS, ModelConfig
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-#: Forms of the flux residual of the optional flux term (see the module docstring).
-FLUX_RESIDUALS = ("relative", "symmetric")
 
 
 def split_output(raw: tf.Tensor, config: ModelConfig) -> tuple[tf.Tensor, tf.Tensor]:

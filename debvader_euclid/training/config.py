@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from debvader_euclid.models.config import ModelConfig, check_keys
+from debvader_euclid.models.config import FLUX_RESIDUALS, ModelConfig, check_keys
 
 #: Learning-rate schedules (see :class:`TrainingConfig`).
 LR_SCHEDULES = ("constant", "cosine", "exponential")
@@ -197,9 +197,10 @@ class TrainingConfig:
                 f"flux_weight must be a finite number >= 0 (0: pixel likelihood only), "
                 f"got {self.flux_weight}"
             )
-        if self.flux_residual not in ("relative", "symmetric"):
+        if self.flux_residual not in FLUX_RESIDUALS:
             raise ValueError(
-                f"flux_residual must be 'relative' or 'symmetric', got {self.flux_residual!r}"
+                f"flux_residual must be one of {', '.join(FLUX_RESIDUALS)}, "
+                f"got {self.flux_residual!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:
