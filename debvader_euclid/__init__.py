@@ -21,9 +21,10 @@ _LAZY = {
     "Deblender": "debvader_euclid.deblender",
     "DeblendSamples": "debvader_euclid.deblender",
     "available_models": "debvader_euclid.deblender",
+    "central_detection": "debvader_euclid.quality",
 }
 
-__all__ = ["DeblendSamples", "Deblender", "__version__", "available_models"]
+__all__ = ["DeblendSamples", "Deblender", "__version__", "available_models", "central_detection"]
 
 
 def __getattr__(name: str) -> Any:

@@ -26,9 +26,16 @@ Per stamp
    stamp's true centre, ``((S - 1) / 2, (S - 1) / 2)`` in 0-based pixel
    coordinates (31.5 for a 64-pixel stamp: the corner shared by the four central
    pixels, where ``data_generation`` puts an un-offset galaxy). If no object lies
-   within ``max_centre_distance_pix`` (default 3 pixels = 0.3 arcsec) the stamp is
+   within ``max_centre_distance_pix`` (default
+   :data:`DEFAULT_MAX_CENTRE_DISTANCE_PIX` = 2 pixels = 0.2 arcsec) the stamp is
    a **detection failure**: a row with ``detected = False``, NaN fluxes and the
-   :data:`FLAG_NOT_DETECTED` bit, counted and logged, never dropped.
+   :data:`FLAG_NOT_DETECTED` bit, counted and logged, never dropped. The true
+   centre of a simulated central galaxy is within 0.5 pixel of the stamp centre,
+   so an object whose barycentre is 2 pixels or more away is a neighbour, or the
+   central merged with a brighter neighbour into one detection pulled towards it,
+   rather than a detection of the central (the default was 3 pixels before the
+   quality flag :func:`debvader_euclid.quality.central_detection`, which uses this
+   same step).
 3. **Masking the other objects**: sep's segmentation map assigns each pixel
    above the threshold to one object (segment ``k + 1`` is catalogue row ``k``).
    Pixels of the *other* segments are masked for both the Kron radius and the
@@ -79,6 +86,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -99,6 +107,10 @@ FLAG_EXTRACT_ERROR = 0x0400
 #: ``sep.kron_radius`` gave a non-finite or non-positive radius, or the object's
 #: ``a, b`` were not positive: the circular aperture was used.
 FLAG_KRON_UNDEFINED = 0x0800
+
+#: Largest distance, pixels, from the stamp centre to the barycentre of the object
+#: taken as the central galaxy (0.2 arcsec at the VIS pixel scale).
+DEFAULT_MAX_CENTRE_DISTANCE_PIX = 2.0
 
 #: Columns of :func:`sep_central_photometry`'s table, in order.
 COLUMNS = (
@@ -152,6 +164,88 @@ def _empty_row(n_objects: int, distance: float, flag: int) -> dict[str, float | 
     return row
 
 
+@dataclass(frozen=True)
+class CentralSearch:
+    """Result of :func:`find_central` on one stamp.
+
+    Attributes
+    ----------
+    objects : numpy.ndarray or None
+        sep's catalogue of the stamp (None if sep.extract failed).
+    segmap : numpy.ndarray or None
+        sep's segmentation map (segment ``k + 1`` is catalogue row ``k``).
+    index : int or None
+        Row of the central galaxy in ``objects``; None if no object lies within the
+        allowed distance of the centre.
+    distance_pix : float
+        Distance, pixels, from the stamp centre to the nearest object's barycentre
+        (NaN if there is no object).
+    flag : int
+        :data:`FLAG_NOT_DETECTED` and/or :data:`FLAG_EXTRACT_ERROR` bits, else 0.
+    """
+
+    objects: np.ndarray | None
+    segmap: np.ndarray | None
+    index: int | None
+    distance_pix: float
+    flag: int
+
+    @property
+    def n_objects(self) -> int:
+        """Number of objects sep detected in the stamp."""
+        return 0 if self.objects is None else len(self.objects)
+
+
+def find_central(
+    data: np.ndarray,
+    sigma: float,
+    *,
+    thresh_nsigma: float = 1.5,
+    minarea: int = 5,
+    deblend_nthresh: int = 32,
+    deblend_cont: float = 0.005,
+    max_centre_distance_pix: float = DEFAULT_MAX_CENTRE_DISTANCE_PIX,
+) -> CentralSearch:
+    """Steps 1 and 2 of the module docstring on one stamp: detect, pick the central.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        One ``(S, S)`` C-contiguous native float64 stamp, uJy/pixel.
+    sigma : float
+        Noise standard deviation per pixel, uJy/pixel.
+    thresh_nsigma, minarea, deblend_nthresh, deblend_cont, max_centre_distance_pix
+        As in :func:`sep_central_photometry`.
+
+    Returns
+    -------
+    CentralSearch
+    """
+    try:
+        objects, segmap = sep.extract(
+            data,
+            thresh_nsigma,
+            err=sigma,
+            minarea=minarea,
+            deblend_nthresh=deblend_nthresh,
+            deblend_cont=deblend_cont,
+            filter_type="conv",
+            segmentation_map=True,
+        )
+    except Exception as exc:  # sep raises plain Exception subclasses for its C errors
+        logger.warning("sep.extract failed on a stamp: %s", exc)
+        return CentralSearch(None, None, None, math.nan, FLAG_NOT_DETECTED | FLAG_EXTRACT_ERROR)
+    if len(objects) == 0:
+        return CentralSearch(objects, segmap, None, math.nan, FLAG_NOT_DETECTED)
+    centre = (data.shape[0] - 1) / 2.0
+    distances = np.hypot(objects["x"] - centre, objects["y"] - centre)
+    k = int(np.argmin(distances))
+    distance = float(distances[k])
+    if distance > max_centre_distance_pix:
+        return CentralSearch(objects, segmap, None, distance, FLAG_NOT_DETECTED)
+    return CentralSearch(objects, segmap, k, distance, 0)
+
+
 def _measure_one(
     data: np.ndarray,
     sigma: float,
@@ -167,30 +261,19 @@ def _measure_one(
     neighbour_mask: str,
     subpix: int,
 ) -> dict[str, float | int | bool]:
-    try:
-        objects, segmap = sep.extract(
-            data,
-            thresh_nsigma,
-            err=sigma,
-            minarea=minarea,
-            deblend_nthresh=deblend_nthresh,
-            deblend_cont=deblend_cont,
-            filter_type="conv",
-            segmentation_map=True,
-        )
-    except Exception as exc:  # sep raises plain Exception subclasses for its C errors
-        logger.warning("sep.extract failed on a stamp: %s", exc)
-        return _empty_row(0, math.nan, FLAG_NOT_DETECTED | FLAG_EXTRACT_ERROR)
-
-    n_objects = len(objects)
-    if n_objects == 0:
-        return _empty_row(0, math.nan, FLAG_NOT_DETECTED)
-    centre = (data.shape[0] - 1) / 2.0
-    distances = np.hypot(objects["x"] - centre, objects["y"] - centre)
-    k = int(np.argmin(distances))
-    distance = float(distances[k])
-    if distance > max_centre_distance_pix:
-        return _empty_row(n_objects, distance, FLAG_NOT_DETECTED)
+    search = find_central(
+        data,
+        sigma,
+        thresh_nsigma=thresh_nsigma,
+        minarea=minarea,
+        deblend_nthresh=deblend_nthresh,
+        deblend_cont=deblend_cont,
+        max_centre_distance_pix=max_centre_distance_pix,
+    )
+    if search.index is None:
+        return _empty_row(search.n_objects, search.distance_pix, search.flag)
+    objects, segmap, k = search.objects, search.segmap, search.index
+    n_objects, distance = search.n_objects, search.distance_pix
 
     obj = objects[k]
     seg_id = k + 1
@@ -262,7 +345,7 @@ def sep_central_photometry(
     deblend_cont: float = 0.005,
     kron_factor: float = 2.5,
     min_radius: float = 3.5,
-    max_centre_distance_pix: float = 3.0,
+    max_centre_distance_pix: float = DEFAULT_MAX_CENTRE_DISTANCE_PIX,
     kron_window: float = 6.0,
     neighbour_mask: Literal["zero", "correct"] = "zero",
     subpix: int = 5,
@@ -295,7 +378,7 @@ def sep_central_photometry(
         geometric-mean radius is smaller (default 3.5 pixels = 0.35 arcsec).
     max_centre_distance_pix : float
         Largest distance, pixels, between the stamp centre and the barycentre of the
-        object taken as the central galaxy (default 3).
+        object taken as the central galaxy (default 2).
     kron_window : float
         Size of the ellipse, in isophotal radii, over which the Kron radius is
         computed (default 6, SExtractor's value).

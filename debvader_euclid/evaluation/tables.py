@@ -29,6 +29,7 @@ from debvader_euclid.metrics import (
 #: Human-readable names of the methods of a report.
 METHOD_LABELS: dict[str, str] = {
     "ours": "ours",
+    "ours_central_detected": "ours, central detected",
     "sep_auto": "sep FLUX_AUTO",
     "sep_iso": "sep FLUX_ISO",
 }
@@ -352,7 +353,9 @@ def table1_markdown(metrics: pd.DataFrame) -> str:
         for method in methods:
             row = by_method.get(method)
             text = _percent(row.std) if row is not None else "n/a"
-            if row is not None and row.n_failed:
+            if row is not None and method == "ours_central_detected":
+                text += f" (n = {row.n})"
+            elif row is not None and row.n_failed:
                 text += f" ({row.n_failed} failed)"
             cells.append(text)
         rows.append(cells)

@@ -19,6 +19,7 @@ def fake_report(folder: Path, model: str, dataset: str, kind: str, seed: int) ->
     rng = np.random.default_rng(seed)
     residuals = {
         ("ours", "stamp"): rng.normal(0.01, 0.1, 500),
+        ("ours_central_detected", "stamp"): np.r_[rng.normal(0.0, 0.05, 490), np.full(10, np.nan)],
         ("sep_auto", "stamp"): np.r_[rng.normal(0.0, 0.3, 490), np.full(10, np.nan)],
         ("ours", "catalogue"): rng.normal(0.0, 0.5, 500),
     }
@@ -45,6 +46,10 @@ def test_cross_table_rows_and_values(tmp_path: Path) -> None:
     expected = np.random.default_rng(0).normal(0.01, 0.1, 500)
     assert blended["std"] == pytest.approx(np.std(expected), rel=1e-6)
     assert blended["sep_auto_n_failed"] == 10
+    rng = np.random.default_rng(0)
+    rng.normal(0.01, 0.1, 500)  # the residuals of "ours" come first
+    detected = rng.normal(0.0, 0.05, 490)
+    assert blended["std_central_detected"] == pytest.approx(np.std(detected), rel=1e-6)
     assert table.iloc[1]["paper_std"] == pytest.approx(0.0897)
 
 

@@ -50,9 +50,11 @@ STAT_COLUMNS = {  # metrics.csv column -> summary_statistics key
 }
 RESIDUAL_OF = {  # (method, flux_true) -> (F_true column, F_pred column) of predictions.csv
     ("ours", "stamp"): ("flux_true_uJy", "flux_pred_uJy"),
+    ("ours_central_detected", "stamp"): ("flux_true_uJy", "flux_pred_uJy"),
     ("sep_auto", "stamp"): ("flux_true_uJy", "sep_flux_auto_uJy"),
     ("sep_iso", "stamp"): ("flux_true_uJy", "sep_flux_iso_uJy"),
     ("ours", "catalogue"): ("flux_catalogue_uJy", "flux_pred_uJy"),
+    ("ours_central_detected", "catalogue"): ("flux_catalogue_uJy", "flux_pred_uJy"),
     ("sep_auto", "catalogue"): ("flux_catalogue_uJy", "sep_flux_auto_uJy"),
     ("sep_iso", "catalogue"): ("flux_catalogue_uJy", "sep_flux_iso_uJy"),
 }
@@ -74,6 +76,8 @@ def check_metrics_against_predictions(out, dataset: str, kind: str, with_sep: bo
     for row in metrics.itertuples(index=False):
         true_col, pred_col = RESIDUAL_OF[(row.method, row.flux_true)]
         r = normalised_flux_residual(predictions[true_col], predictions[pred_col])
+        if row.method == "ours_central_detected":  # ours, like for like with sep
+            r = np.where(predictions["sep_detected"], r, np.nan)
         stats = summary_statistics(r)
         for column, key in STAT_COLUMNS.items():
             assert getattr(row, column) == pytest.approx(stats[key], rel=1e-12, abs=1e-15), (
@@ -90,6 +94,8 @@ def check_metrics_against_predictions(out, dataset: str, kind: str, with_sep: bo
     if with_sep:  # detection failures are counted, not dropped
         sep_auto = metrics[(metrics["method"] == "sep_auto") & (metrics["flux_true"] == "stamp")]
         assert int(sep_auto["n_failed"].iloc[0]) == int((~predictions["sep_detected"]).sum())
+        matched = metrics[metrics["method"] == "ours_central_detected"]
+        assert (matched["n"] == int(predictions["sep_detected"].sum())).all()
 
     per_mag = read_csv(out / "per_magnitude.csv")
     ours = per_mag[per_mag["method"] == "ours"].drop(columns="method").reset_index(drop=True)
@@ -114,6 +120,14 @@ def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
     assert result.stage == "deblender"
     assert result.kind == "blended"
     check_metrics_against_predictions(out, "analytic", "blended", with_sep=True)
+    n_detected = int(read_csv(out / "predictions.csv")["sep_detected"].sum())
+    report = (out / "report.md").read_text()
+    assert f"ours on the same {n_detected} stamps: std" in report
+    table = read_csv(out / "predictions.csv")
+    worst = (table["residual"].abs() > 1) & ~table["sep_detected"]
+    bad = int((table["residual"].abs() > 1).sum())
+    assert f"The flagged stamps hold {int(worst.sum())} of the {bad} with |r| > 1 and" in report
+    assert f"(n = {n_detected})" in (out / "metrics.md").read_text()
 
     # The predictions are the deblender's on blend_noisy; the floor is the stamp floor.
     data = read_numpy(blended_data, max_examples=120)
