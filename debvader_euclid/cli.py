@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "debvader_euclid.training.command",
     "debvader_euclid.evaluation.command",
     "debvader_euclid.evaluation.compare",
+    "debvader_euclid.deblend_command",
     "debvader_euclid.demo",
 )
 

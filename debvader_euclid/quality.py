@@ -112,7 +112,7 @@ def central_detection(
         n_sources[i] = search.n_objects
     if n and not detected.all():
         missed = int((~detected).sum())
-        logger.info("central galaxy not detected on its own in %d of %d stamps", missed, n)
+        logger.debug("central galaxy not detected on its own in %d of %d stamps", missed, n)
     return pd.DataFrame(
         {"central_detected": detected, "offset_pixels": offset, "n_sources": n_sources},
         columns=list(DETECTION_COLUMNS),
