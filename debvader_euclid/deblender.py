@@ -243,6 +243,11 @@ class Deblender:
         ValueError
             Wrong shape or stamp size, non-numeric input, or non-finite pixels
             with ``nonfinite="raise"``.
+
+        See Also
+        --------
+        debvader_euclid.central_detection : the quality flag; a central galaxy that
+            sep does not detect as its own source gets an unreliable prediction.
         """
         stamps, restore = self._prepare(images, nonfinite)
         if batch_size < 1:

@@ -26,7 +26,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from debvader_euclid.baselines.sep_photometry import DEFAULT_MAX_CENTRE_DISTANCE_PIX, find_central
+from debvader_euclid.baselines.sep_photometry import (
+    DEFAULT_MAX_CENTRE_DISTANCE_PIX,
+    find_central,
+    noise_sigma_per_stamp,
+)
 from debvader_euclid.metrics import as_stamps
 
 logger = logging.getLogger(__name__)
@@ -82,16 +86,7 @@ def central_detection(
     """
     stamps = as_stamps(images)
     n = stamps.shape[0]
-    sigma = np.asarray(noise_sigma_uJy, dtype=np.float64)
-    if sigma.ndim == 0:
-        sigma = np.full(n, float(sigma))
-    if sigma.shape != (n,):
-        raise ValueError(
-            f"noise_sigma_uJy must be one value or one per stamp, shape ({n},); "
-            f"got shape {sigma.shape}"
-        )
-    if not np.all(np.isfinite(sigma) & (sigma > 0)):
-        raise ValueError("noise_sigma_uJy must be finite and > 0 (uJy/pixel)")
+    sigma = noise_sigma_per_stamp(noise_sigma_uJy, n)
     if not (math.isfinite(max_offset_pixels) and max_offset_pixels >= 0):
         raise ValueError(f"max_offset_pixels must be finite and >= 0; got {max_offset_pixels}")
     if not (math.isfinite(thresh_nsigma) and thresh_nsigma > 0):

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import galsim
 import numpy as np
 import pytest
 
 import debvader_euclid
 from debvader_euclid.baselines.sep_photometry import sep_central_photometry
 from debvader_euclid.quality import DETECTION_COLUMNS, central_detection
-
-PIXEL_SCALE = 0.1  # arcsec/pixel
-SIZE = 64
-SIGMA = 0.003  # uJy/pixel
-PSF = galsim.Gaussian(fwhm=0.17)
-
-
-def draw(flux: float, hlr: float, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
-    """PSF-convolved exponential, flux in uJy, half-light radius and shift in arcsec."""
-    profile = galsim.Convolve(galsim.Exponential(half_light_radius=hlr, flux=flux), PSF)
-    image = galsim.ImageD(SIZE, SIZE, scale=PIXEL_SCALE)
-    profile.shift(dx, dy).drawImage(image)
-    return image.array
+from tests.exponential_stamps import SIGMA, SIZE, draw
 
 
 def noisy(truths: list[np.ndarray], seed: int) -> np.ndarray:

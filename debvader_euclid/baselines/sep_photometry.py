@@ -164,6 +164,27 @@ def _empty_row(n_objects: int, distance: float, flag: int) -> dict[str, float | 
     return row
 
 
+def noise_sigma_per_stamp(noise_sigma_uJy: float | np.ndarray, n: int) -> np.ndarray:
+    """One pixel-noise sigma per stamp, float64 ``(n,)``, uJy/pixel, from one or ``n``.
+
+    Raises
+    ------
+    ValueError
+        An array whose length is not ``n``, or a value that is not finite and > 0.
+    """
+    sigma = np.asarray(noise_sigma_uJy, dtype=np.float64)
+    if sigma.ndim == 0:
+        sigma = np.full(n, float(sigma))
+    if sigma.shape != (n,):
+        raise ValueError(
+            f"noise_sigma_uJy must be one value or one per stamp, shape ({n},); "
+            f"got shape {sigma.shape}"
+        )
+    if not np.all(np.isfinite(sigma) & (sigma > 0)):
+        raise ValueError("noise_sigma_uJy must be finite and > 0 (uJy/pixel)")
+    return sigma
+
+
 @dataclass(frozen=True)
 class CentralSearch:
     """Result of :func:`find_central` on one stamp.
@@ -411,15 +432,7 @@ def sep_central_photometry(
     """
     stamps = as_stamps(images)
     n = stamps.shape[0]
-    sigma = np.asarray(noise_sigma_uJy, dtype=np.float64)
-    if sigma.ndim == 0:
-        sigma = np.full(n, float(sigma))
-    if sigma.shape != (n,):
-        raise ValueError(
-            f"noise_sigma_uJy must be a scalar or have shape ({n},); got shape {sigma.shape}"
-        )
-    if not np.all(np.isfinite(sigma) & (sigma > 0)):
-        raise ValueError("noise_sigma_uJy must be finite and > 0")
+    sigma = noise_sigma_per_stamp(noise_sigma_uJy, n)
     if neighbour_mask not in ("zero", "correct"):
         raise ValueError(f"neighbour_mask must be 'zero' or 'correct'; got {neighbour_mask!r}")
     for name, value in (
