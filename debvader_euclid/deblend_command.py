@@ -165,7 +165,10 @@ def run(args: argparse.Namespace) -> int:
     fluxes = np.empty(n, dtype=np.float64)
     detection = []
     header = {
-        "DVMODEL": (str(deblender.folder.name), "debvader_euclid deblender folder"),
+        "DVMODEL": (
+            f"{deblender.folder.parent.name}/{deblender.folder.name}"[-60:],
+            "debvader_euclid model/stage folder",
+        ),
         "DVVERS": (__version__, "debvader_euclid version"),
         "DVSYMM": (bool(args.symmetrize), "prediction averaged over 8 orientations"),
     }

@@ -41,6 +41,7 @@ def test_fits_in_cube_and_catalogue_out(trained_deblender, stamps, tmp_path):
     expected = Deblender.load(trained_deblender).deblend(stamps)
     with fits.open(out / "deblended.fits") as hdul:
         assert hdul[0].header["BUNIT"] == "uJy"
+        assert hdul[0].header["DVMODEL"].endswith("/deblender")
         cube = hdul[0].data
         assert cube.shape == stamps.shape
         np.testing.assert_allclose(cube, expected, rtol=1e-5, atol=1e-9)
