@@ -41,6 +41,35 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+def check_output_folder(
+    out: str | os.PathLike, overwrite: bool, what: str = "output folder", replaced: str = "files"
+) -> None:
+    """Refuse an output folder that exists and is not empty, unless ``overwrite``.
+
+    Parameters
+    ----------
+    out : path-like
+        The folder a command is about to write into.
+    overwrite : bool
+        The caller's ``--overwrite`` (``overwrite=True``): replace ``replaced`` in it.
+    what, replaced : str
+        Words for the message: what the folder is, and what ``overwrite`` replaces.
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` is a file, or a non-empty folder without ``overwrite``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{what} {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{what} {out} exists and is not empty: choose another --out, or pass "
+            f"--overwrite (overwrite=True) to replace {replaced} in it (other files are kept)"
+        )
+
+
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
     """Write ``payload`` as indented, key-sorted JSON, atomically."""
     path = Path(path)

@@ -117,20 +117,10 @@ def command_line(args: argparse.Namespace) -> list[str]:
     return cmd
 
 
-def _check_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"output folder {out} is not empty: choose another --out, or pass --overwrite to "
-            f"replace {', '.join(OUTPUT_FILES)} in it (other files are kept)"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     """Deblend ``args.stamps`` into ``args.out``; see the module docstring."""
     from data_generation.catalog import flux_to_mag
-    from data_generation.io_utils import atomic_path, write_json_atomic
+    from data_generation.io_utils import atomic_path, check_output_folder, write_json_atomic
     from debvader_euclid.deblender import Deblender
     from debvader_euclid.quality import central_detection
     from debvader_euclid.stamp_files import FitsCubeWriter, open_stamp_cube
@@ -147,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("chunk", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
-    _check_output(out, args.overwrite)
+    check_output_folder(out, args.overwrite, "output folder", ", ".join(OUTPUT_FILES))
 
     stamps = open_stamp_cube(args.stamps)
     n, size = len(stamps), int(stamps.shape[1])

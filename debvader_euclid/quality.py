@@ -8,7 +8,8 @@ near the centre is its own, and the deblended flux can be several times the true
 one. On the 5,000-blend test sets the flag is raised on 8 % of the blends, which
 hold 9 of the 9 analytic and 17 of the 20 realistic blends whose flux the
 deblender more than doubles and about two thirds of those off by more than 50 %
-(``docs/results.md``): survey pipelines should carry it with every deblended flux.
+(the ``report.md`` that ``debvader-euclid evaluate`` writes for each test set, in
+``reports/``): survey pipelines should carry it with every deblended flux.
 
 The check is the detection step of the sep baseline
 (:func:`debvader_euclid.baselines.sep_photometry.find_central`): SExtractor's

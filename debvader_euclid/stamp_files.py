@@ -185,7 +185,7 @@ class FitsCubeWriter:
     path : path-like
         Output FITS file.
     n_stamps, stamp_size : int
-        Cube shape ``(n_stamps, stamp_size, stamp_size)``.
+        Cube shape ``(n_stamps, stamp_size, stamp_size)``; ``stamp_size`` in pixels.
     header : dict, optional
         Extra header cards (``KEY: value`` or ``KEY: (value, comment)``).
     """

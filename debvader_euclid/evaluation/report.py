@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_generation.io_utils import atomic_path, write_json_atomic
+from data_generation.io_utils import atomic_path, check_output_folder, write_json_atomic
 from data_generation.manifest import Manifest, load_manifest, manifest_sha256, utc_now
 from debvader_euclid.evaluation.predictors import (
     INPUT_FIELD,
@@ -244,24 +244,6 @@ def check_truth_fields(folder: Path, manifest: Manifest, fields: list[str]) -> N
             f"data set {folder} lacks the truth field(s) {', '.join(missing)} that "
             f"evaluation needs (its records hold {', '.join(sorted(present)) or 'nothing'}): "
             "evaluate a data set written by `debvader-euclid generate`"
-        )
-
-
-def check_output_folder(out: Path, overwrite: bool) -> None:
-    """Refuse a report folder that exists and is not empty, unless ``overwrite``.
-
-    Raises
-    ------
-    FileExistsError
-        ``out`` is a file, or a non-empty folder without ``overwrite``.
-    """
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"report folder {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"report folder {out} exists and is not empty: choose another --out, or pass "
-            "--overwrite (overwrite=True) to replace the report files in it (other files "
-            "are kept)"
         )
 
 
@@ -465,7 +447,7 @@ def evaluate(
         raise ValueError(f"n_panels must be >= 0, got {n_panels}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    check_output_folder(out, overwrite)
+    check_output_folder(out, overwrite, "report folder", "the report files")
 
     manifest = load_manifest(data)
     kind, dataset = manifest.kind, dataset_name(manifest)
