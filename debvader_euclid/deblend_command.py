@@ -65,8 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--noise-sigma",
         type=float,
         metavar="UJY",
-        help="pixel noise standard deviation, uJy/pixel, for the quality flag (required "
-        "unless --no-quality-flag)",
+        help="pixel noise standard deviation, uJy/pixel, for the quality flag and "
+        "--neighbours check/subtract (required unless --no-quality-flag with "
+        "--neighbours keep)",
     )
     parser.add_argument(
         "--no-quality-flag",
@@ -77,6 +78,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--symmetrize",
         action="store_true",
         help="average each prediction over the 8 rotations and flips of its stamp (8x slower)",
+    )
+    parser.add_argument(
+        "--neighbours",
+        choices=("keep", "check", "subtract"),
+        default="keep",
+        help="what to do with the other sources sep detects in each stamp: keep (default, "
+        "the network alone), subtract (deblend the neighbours, subtract those more than 3 "
+        "times brighter than the central galaxy, deblend again) or check (the plain "
+        "prediction, replaced by the subtracted one where it is more than 1.5 times "
+        "brighter); see debvader_euclid.neighbours",
     )
     parser.add_argument(
         "--nonfinite",
@@ -106,10 +117,12 @@ def command_line(args: argparse.Namespace) -> list[str]:
     cmd += ["--stamps", str(args.stamps), "--out", str(args.out)]
     if args.no_quality_flag:
         cmd.append("--no-quality-flag")
-    else:
+    if args.noise_sigma is not None:
         cmd += ["--noise-sigma", repr(args.noise_sigma)]
     if args.symmetrize:
         cmd.append("--symmetrize")
+    if args.neighbours != "keep":
+        cmd += ["--neighbours", args.neighbours]
     cmd += ["--nonfinite", args.nonfinite, "--chunk", str(args.chunk)]
     cmd += ["--batch-size", str(args.batch_size)]
     if args.overwrite:
@@ -127,12 +140,19 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     flag = not args.no_quality_flag
+    if args.neighbours != "keep" and args.noise_sigma is None:
+        raise ValueError(
+            f"--noise-sigma (uJy/pixel) is needed by --neighbours {args.neighbours} to "
+            "detect the neighbours: give the pixel noise standard deviation of the stamps"
+        )
     if flag and args.noise_sigma is None:
         raise ValueError(
             "--noise-sigma (uJy/pixel) is needed for the quality flag: give the pixel noise "
             "standard deviation of the stamps, or pass --no-quality-flag"
         )
-    if flag and not (math.isfinite(args.noise_sigma) and args.noise_sigma > 0):
+    if args.noise_sigma is not None and not (
+        math.isfinite(args.noise_sigma) and args.noise_sigma > 0
+    ):
         raise ValueError(f"--noise-sigma must be finite and > 0 uJy/pixel, got {args.noise_sigma}")
     for name in ("chunk", "batch_size"):
         if getattr(args, name) < 1:
@@ -161,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         "DVVERS": (__version__, "debvader_euclid version"),
         "DVSYMM": (bool(args.symmetrize), "prediction averaged over 8 orientations"),
+        "DVNEIGH": (args.neighbours, "neighbours: keep, check or subtract"),
     }
     with FitsCubeWriter(out / "deblended.fits", n, size, header) as writer:
         for first in range(0, n, args.chunk):
@@ -171,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
                     batch_size=args.batch_size,
                     nonfinite=args.nonfinite,
                     symmetrize=args.symmetrize,
+                    neighbours=args.neighbours,
+                    noise_sigma_uJy=None if args.neighbours == "keep" else args.noise_sigma,
                 )
             except ValueError as err:  # say where, and give the command-line fix
                 where = f"stamps {first} to {first + len(chunk) - 1} of {args.stamps}"
@@ -209,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
         "n_flagged": n_flagged,
         "n_nonpositive_flux": int(np.sum(~(fluxes > 0))),
         "symmetrize": bool(args.symmetrize),
+        "neighbours": args.neighbours,
         "nonfinite": args.nonfinite,
         "seconds": round(seconds, 3),
     }

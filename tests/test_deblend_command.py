@@ -89,6 +89,28 @@ def test_npy_without_quality_flag(trained_deblender, stamps, tmp_path):
     assert json.loads((out / "deblend.json").read_text())["quality_flag"] is False
 
 
+def test_neighbour_check_matches_the_api_whatever_the_chunk(trained_deblender, stamps, tmp_path):
+    from debvader_euclid.deblender import Deblender
+
+    source = tmp_path / "stamps.npy"
+    np.save(source, stamps[:12])
+    expected = Deblender.load(trained_deblender).deblend(
+        stamps[:12], neighbours="check", noise_sigma_uJy=SIGMA
+    )
+    base = ["deblend", "--model", str(trained_deblender), "--stamps", str(source)]
+    base += ["--no-quality-flag", "--neighbours", "check", "--noise-sigma", str(SIGMA)]
+    for chunk in ("5", "12"):
+        out = tmp_path / f"out{chunk}"
+        assert main(base + ["--out", str(out), "--chunk", chunk]) == 0
+        with fits.open(out / "deblended.fits") as hdul:
+            assert hdul[0].header["DVNEIGH"] == "check"
+            np.testing.assert_allclose(hdul[0].data, expected, rtol=1e-5, atol=1e-9)
+        info = json.loads((out / "deblend.json").read_text())
+        assert info["neighbours"] == "check"
+        cmd = info["command_line"]
+        assert cmd[cmd.index("--neighbours") + 1] == "check"
+
+
 def test_bad_input_is_refused_with_the_fix(trained_deblender, stamps, tmp_path, caplog):
     base = ["deblend", "--model", str(trained_deblender)]
     good = write_fits(tmp_path / "good.fits", stamps[:3])
@@ -99,6 +121,11 @@ def test_bad_input_is_refused_with_the_fix(trained_deblender, stamps, tmp_path, 
         assert message in caplog.text, caplog.text
 
     refused(["--stamps", str(good), "--out", str(tmp_path / "o1")], "--noise-sigma (uJy/pixel)")
+    refused(
+        ["--stamps", str(good), "--out", str(tmp_path / "o1"), "--no-quality-flag"]
+        + ["--neighbours", "subtract"],
+        "needed by --neighbours subtract",
+    )
     adu = write_fits(tmp_path / "adu.fits", stamps[:3], unit="ADU")
     refused(
         ["--stamps", str(adu), "--out", str(tmp_path / "o2"), "--noise-sigma", "0.003"],

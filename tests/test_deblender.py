@@ -50,6 +50,47 @@ def test_float64_and_integer_input_is_converted(deblender, stamps):
     assert deblender.deblend(np.zeros((2, 32, 32), dtype=np.int16)).dtype == np.float32
 
 
+def test_neighbour_modes(deblender, blended_data, stamps):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.neighbours import CHECK_FLUX_RATIO
+
+    sigma = read_numpy(blended_data, fields=["noise_sigma_uJy"], max_examples=20)["noise_sigma_uJy"]
+    plain = deblender.deblend(stamps)
+    subtracted = deblender.deblend(stamps, neighbours="subtract", noise_sigma_uJy=sigma)
+    checked = deblender.deblend(stamps, neighbours="check", noise_sigma_uJy=sigma)
+    assert subtracted.shape == checked.shape == stamps.shape
+    assert checked.dtype == np.float32
+    np.testing.assert_allclose(
+        deblender.deblend(stamps, batch_size=3, neighbours="subtract", noise_sigma_uJy=sigma),
+        subtracted,
+        rtol=1e-5,
+        atol=1e-7,
+    )
+    # the check takes, stamp by stamp, the plain prediction or the subtracted one
+    f_plain, f_sub = plain.sum(axis=(1, 2)), subtracted.sum(axis=(1, 2))
+    replaced = (f_sub > 0) & (f_plain > CHECK_FLUX_RATIO * f_sub)
+    np.testing.assert_allclose(checked[replaced], subtracted[replaced], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(checked[~replaced], plain[~replaced], rtol=1e-5, atol=1e-7)
+    # a stamp with nothing else in it is predicted as without neighbour handling
+    empty = np.zeros((1, 32, 32), np.float32)
+    for mode in ("check", "subtract"):
+        np.testing.assert_array_equal(
+            deblender.deblend(empty, neighbours=mode, noise_sigma_uJy=1e-3),
+            deblender.deblend(empty),
+        )
+
+
+def test_neighbour_modes_refuse_bad_arguments(deblender, stamps):
+    with pytest.raises(ValueError, match="needs the pixel noise: pass noise_sigma_uJy"):
+        deblender.deblend(stamps, neighbours="check")
+    with pytest.raises(ValueError, match="only used to detect neighbours"):
+        deblender.deblend(stamps, noise_sigma_uJy=0.003)
+    with pytest.raises(ValueError, match="one value or one per stamp"):
+        deblender.deblend(stamps, neighbours="subtract", noise_sigma_uJy=np.ones(3))
+    with pytest.raises(ValueError, match="neighbours must be one of keep, check, subtract"):
+        deblender.deblend(stamps, neighbours="remove", noise_sigma_uJy=0.003)
+
+
 def test_flux_and_magnitude(deblender, stamps):
     flux = deblender.flux(stamps)
     assert flux.shape == (20,)

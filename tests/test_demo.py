@@ -14,6 +14,8 @@ def test_demo_prints_table1_and_writes_reports(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| analytic | isolated | stamp | 8.97% |" in printed
     assert "| analytic | blended | stamp | 9.93% |" in printed
+    assert "with neighbours='check': std " in printed
+    assert (tmp_path / "blended-check-report" / "report.md").is_file()
     for kind in ("isolated", "blended"):
         assert (tmp_path / f"{kind}-report" / "report.md").is_file()
         assert (tmp_path / f"{kind}-report" / "residuals.png").is_file()

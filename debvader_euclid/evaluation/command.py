@@ -57,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate only the first N examples (default: all)",
     )
     parser.add_argument(
+        "--shards",
+        type=shard_list,
+        metavar="LIST",
+        help="evaluate only these shards, e.g. 67-74 or 0,3,5 (default: all); for "
+        "example the validation shards a training held out",
+    )
+    parser.add_argument(
         "--panels",
         type=int,
         default=6,
@@ -75,7 +82,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="average each prediction over the 8 rotations and flips of the stamp "
         "(8 times slower; Deblender.deblend(..., symmetrize=True))",
     )
+    parser.add_argument(
+        "--neighbours",
+        choices=("keep", "check", "subtract"),
+        default="keep",
+        help="blended data: what the deblender does with the neighbours sep detects "
+        "(with each stamp's true noise sigma): keep (default, the network alone), check "
+        "or subtract; Deblender.deblend(..., neighbours=...)",
+    )
     parser.set_defaults(func=run)
+
+
+def shard_list(text: str) -> tuple[int, ...]:
+    """Parse ``"67-74"`` or ``"0,3,5"`` (or a mix, ``"0-2,9"``) into shard indices."""
+    indices: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi) if sep else int(lo)
+            if first < 0 or last < first:
+                raise ValueError
+            indices.extend(range(first, last + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"shards must be indices or ranges such as 67-74 or 0,3,5; got {text!r}"
+        ) from None
+    return tuple(sorted(set(indices)))
 
 
 def command_line(args: argparse.Namespace) -> list[str]:
@@ -86,11 +118,15 @@ def command_line(args: argparse.Namespace) -> list[str]:
         cmd.append("--overwrite")
     if args.max_examples is not None:
         cmd += ["--max-examples", str(args.max_examples)]
+    if getattr(args, "shards", None) is not None:
+        cmd += ["--shards", ",".join(map(str, args.shards))]
     cmd += ["--panels", str(args.panels), "--batch-size", str(args.batch_size)]
     if args.no_sep:
         cmd.append("--no-sep")
     if getattr(args, "symmetrize", False):
         cmd.append("--symmetrize")
+    if getattr(args, "neighbours", "keep") != "keep":
+        cmd += ["--neighbours", args.neighbours]
     return cmd
 
 
@@ -104,10 +140,12 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         overwrite=args.overwrite,
         max_examples=args.max_examples,
+        shards=args.shards,
         n_panels=args.panels,
         run_sep=not args.no_sep,
         batch_size=args.batch_size,
         symmetrize=args.symmetrize,
+        neighbours=args.neighbours,
         command_line=command_line(args),
     )
     sys.stdout.write(result.table1())

@@ -62,9 +62,14 @@ class Predictor:
     folder: Path
     stamp_size: int
     info: dict[str, Any]
-    _run: Callable[[np.ndarray, int], np.ndarray]
+    _run: Callable[[np.ndarray, int, np.ndarray | None], np.ndarray]
 
-    def predict(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    def predict(
+        self,
+        images: np.ndarray,
+        batch_size: int = 512,
+        noise_sigma_uJy: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Noiseless central galaxy of each stamp.
 
         Parameters
@@ -73,6 +78,9 @@ class Predictor:
             ``(N, S, S)`` input stamps, uJy/pixel.
         batch_size : int
             Stamps per network call.
+        noise_sigma_uJy : numpy.ndarray, optional
+            ``(N,)`` pixel noise of each stamp, uJy/pixel; used (and needed) only by
+            a predictor loaded with ``neighbours`` "check" or "subtract".
 
         Returns
         -------
@@ -81,7 +89,9 @@ class Predictor:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        return np.asarray(self._run(np.asarray(images), int(batch_size)), dtype=np.float32)
+        return np.asarray(
+            self._run(np.asarray(images), int(batch_size), noise_sigma_uJy), dtype=np.float32
+        )
 
     def describe(self) -> dict[str, Any]:
         """Plain-JSON description for ``evaluation.json``: stage, folder, weights, data."""
@@ -127,7 +137,11 @@ def _wrong_stage(folder: Path, stage: str, kind: str) -> ValueError:
 
 
 def load_predictor(
-    model: str | os.PathLike, kind: str, verify: bool = True, symmetrize: bool = False
+    model: str | os.PathLike,
+    kind: str,
+    verify: bool = True,
+    symmetrize: bool = False,
+    neighbours: str = "keep",
 ) -> Predictor:
     """Load the stage that evaluates a data set of ``kind``.
 
@@ -142,6 +156,11 @@ def load_predictor(
     symmetrize : bool
         Average each prediction over the 8 rotations and flips of the stamp
         (:mod:`debvader_euclid.symmetries`).
+    neighbours : {"keep", "check", "subtract"}
+        Blended data only: what :meth:`Deblender.deblend
+        <debvader_euclid.Deblender.deblend>` does with the detected neighbours
+        (:mod:`debvader_euclid.neighbours`); other than "keep",
+        :meth:`Predictor.predict` needs the noise sigma of each stamp.
 
     Returns
     -------
@@ -157,6 +176,11 @@ def load_predictor(
     """
     if kind not in STAGE_FOR_KIND:
         raise ValueError(f"unknown data set kind {kind!r}: expected blended or isolated")
+    if neighbours != "keep" and kind != "blended":
+        raise ValueError(
+            f"neighbours={neighbours!r} applies to blended data sets only: an isolated "
+            "data set has no neighbours"
+        )
     path = Path(os.fspath(model)).expanduser()
     if (path / "config.json").is_file():
         stage = _stage_of(path)
@@ -173,8 +197,12 @@ def load_predictor(
             folder=deblender.folder,
             stamp_size=deblender.stamp_size,
             info=deblender.info,
-            _run=lambda images, batch: deblender.deblend(
-                images, batch_size=batch, symmetrize=symmetrize
+            _run=lambda images, batch, sigma: deblender.deblend(
+                images,
+                batch_size=batch,
+                symmetrize=symmetrize,
+                neighbours=neighbours,
+                noise_sigma_uJy=None if neighbours == "keep" else sigma,
             ),
         )
 
@@ -193,12 +221,14 @@ def load_predictor(
     )
 
 
-def _vae_runner(networks: Any, symmetrize: bool) -> Callable[[np.ndarray, int], np.ndarray]:
-    """``(images, batch_size) -> predictions`` of a stage-1 VAE, optionally symmetrised."""
+def _vae_runner(
+    networks: Any, symmetrize: bool
+) -> Callable[[np.ndarray, int, np.ndarray | None], np.ndarray]:
+    """``(images, batch_size, noise) -> predictions`` of a stage-1 VAE (noise unused)."""
     if not symmetrize:
-        return lambda images, batch: networks.predict(images, batch_size=batch)
+        return lambda images, batch, _sigma: networks.predict(images, batch_size=batch)
     from debvader_euclid.symmetries import dihedral_average
 
-    return lambda images, batch: dihedral_average(
+    return lambda images, batch, _sigma: dihedral_average(
         lambda x: networks.predict(x, batch_size=batch), np.asarray(images, dtype=np.float32)
     )

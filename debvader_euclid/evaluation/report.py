@@ -191,6 +191,15 @@ class EvaluationResult:
 # --------------------------------------------------------------------------- checks
 
 
+#: How ``report.md`` describes a ``neighbours`` mode other than "keep".
+_NEIGHBOUR_WORDS = {
+    "check": "; neighbours checked: the prediction after subtracting the bright neighbours "
+    'replaces one more than 1.5 times brighter (`neighbours="check"`)',
+    "subtract": "; neighbours more than 3 times brighter than the central galaxy deblended "
+    'and subtracted first (`neighbours="subtract"`)',
+}
+
+
 def dataset_name(manifest: Manifest) -> str:
     """Row of the paper's Table 1 for a data set: its generation morphology.
 
@@ -387,10 +396,12 @@ def evaluate(
     out: str | os.PathLike,
     overwrite: bool = False,
     max_examples: int | None = None,
+    shards: tuple[int, ...] | None = None,
     n_panels: int = 6,
     run_sep: bool = True,
     batch_size: int = 512,
     symmetrize: bool = False,
+    neighbours: str = "keep",
     command_line: list[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained model on a data set and write the report folder ``out``.
@@ -411,6 +422,9 @@ def evaluate(
         other file in it is kept.
     max_examples : int, optional
         Evaluate only the first examples of the data set (all by default).
+    shards : tuple of int, optional
+        Evaluate only these shards of the data set (all by default); for example
+        the validation shards of a training set, which training held out.
     n_panels : int
         Examples shown in ``panels.png`` (spread evenly in true magnitude; 0 for
         no figure).
@@ -421,6 +435,10 @@ def evaluate(
     symmetrize : bool
         Average each prediction over the 8 rotations and flips of its stamp
         (:mod:`debvader_euclid.symmetries`); recorded in ``evaluation.json``.
+    neighbours : {"keep", "check", "subtract"}
+        Blended data sets: what the deblender does with the detected neighbours
+        (:mod:`debvader_euclid.neighbours`; detected with each stamp's true noise
+        sigma); recorded in ``evaluation.json``.
     command_line : list of str, optional
         The command that ran this evaluation, recorded in ``evaluation.json``.
 
@@ -455,7 +473,7 @@ def evaluate(
     check_truth_fields(data, manifest, fields)
     data_sha = manifest_sha256(data)
 
-    predictor = load_predictor(model, kind, symmetrize=symmetrize)
+    predictor = load_predictor(model, kind, symmetrize=symmetrize, neighbours=neighbours)
     if predictor.stamp_size != manifest.stamp_size:
         raise ValueError(
             f"stamp-size mismatch: the {predictor.stage} in {predictor.folder} takes "
@@ -472,14 +490,14 @@ def evaluate(
     from data_generation.tfrecords import read_numpy
     from debvader_euclid.baselines.sep_photometry import sep_central_photometry
 
-    arrays = read_numpy(data, fields=fields, max_examples=max_examples)
+    arrays = read_numpy(data, fields=fields, max_examples=max_examples, shards=shards)
     n = len(arrays[TARGET_FIELD])
     if n == 0:
         raise ValueError(f"data set {data} holds no examples to evaluate")
     images, truth = arrays[INPUT_FIELD[kind]], arrays[TARGET_FIELD]
     sigma = np.asarray(arrays["noise_sigma_uJy"], dtype=np.float64)
     log.info("predicting %d %s stamps with the %s", n, kind, predictor.stage)
-    predictions_uJy = predictor.predict(images, batch_size=batch_size)
+    predictions_uJy = predictor.predict(images, batch_size=batch_size, noise_sigma_uJy=sigma)
 
     flux_pred = predicted_flux_uJy(predictions_uJy)
     floor = noise_floor_fractional(truth, sigma)
@@ -598,6 +616,7 @@ def evaluate(
         "model": {
             "argument": os.fspath(model),
             "symmetrize": bool(symmetrize),
+            "neighbours": neighbours,
             **predictor.describe(),
         },
         "data": {
@@ -612,6 +631,7 @@ def evaluate(
         },
         "config": {
             "max_examples": max_examples,
+            "shards": list(shards) if shards is not None else None,
             "n_panels": n_panels,
             "run_sep": run_sep,
             "batch_size": batch_size,
@@ -813,7 +833,8 @@ def report_markdown(
             "; each prediction averaged over the 8 rotations and flips of its stamp"
             if model.get("symmetrize")
             else ""
-        ),
+        )
+        + _NEIGHBOUR_WORDS.get(model.get("neighbours", "keep"), ""),
         f"- data: `{data['folder']}` ({kind}, {n} of {data['n_examples_in_data_set']} "
         f"examples evaluated), manifest SHA-256 `{data['manifest_sha256'][:16]}...`",
         f"- input `{info['config']['input_field']}`, target `{info['config']['target_field']}`; "

@@ -120,6 +120,15 @@ class TrainingConfig:
         Form of ``r`` in the flux term: ``(F_true - F_pred) / F_true`` or
         ``(F_true - F_pred) / sqrt(F_true F_pred)`` (symmetric in the log of the flux
         ratio, so it does not pull fluxes low; see :mod:`debvader_euclid.models.losses`).
+    neighbour_dropout : float
+        Stage 2 only: probability, in [0, 1), that a training blend is shown without
+        its neighbour (input ``blend_noisy - neighbour_noiseless``: the central galaxy
+        with the blend's own noise), drawn per example from stateless seeds; 0
+        (default): never. A deblender trained on blends alone learns to take some
+        light away even from a stamp whose neighbour has been subtracted (see
+        :mod:`debvader_euclid.neighbours`); this teaches it to keep that light.
+        Validation blends are never changed. Tried once, not used by the shipped
+        models (``configs/README.md``).
     """
 
     seed: int = 0
@@ -142,6 +151,7 @@ class TrainingConfig:
     blendedness_boost: float = 0.0
     flux_weight: float = 0.0
     flux_residual: str = "relative"
+    neighbour_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -201,6 +211,11 @@ class TrainingConfig:
             raise ValueError(
                 f"flux_residual must be one of {', '.join(FLUX_RESIDUALS)}, "
                 f"got {self.flux_residual!r}"
+            )
+        if not 0 <= self.neighbour_dropout < 1:
+            raise ValueError(
+                f"neighbour_dropout must be in [0, 1) (the fraction of training blends "
+                f"shown without their neighbour), got {self.neighbour_dropout}"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,6 +11,9 @@ Pipeline of one training epoch ``e``::
     read_dataset(train shards, shard order shuffled with seed f(seed, e), 8 shards interleaved)
       -> shuffle(shuffle_buffer, seed f(seed, e))
       -> batch(batch_size) -> take(steps_per_epoch)
+      -> neighbour removed from the input of a random fraction of the blends
+         (input = blend_noisy - neighbour_noiseless), stateless seeds
+         (f(seed, e), batch index)  [stage 2, if neighbour_dropout > 0]
       -> random dihedral symmetry (8 rotations/flips) per example, same on input
          and target, drawn with stateless seeds (f(seed, e), batch index)  [if augment]
       -> arcsinh normalisation (input and target)
@@ -58,13 +61,17 @@ BALANCE_FIELD = "central_mag_vis"
 #: Truth field of the hard-blend loss weights (blended data sets only).
 BLEND_FIELD = "blendedness"
 
+#: Input field of stage 2, and the truth field that ``neighbour_dropout`` subtracts from it.
+BLEND_INPUT = "blend_noisy"
+NEIGHBOUR_FIELD = "neighbour_noiseless"
+
 #: Data set kind each stage trains on.
 STAGE_KIND = {"vae": "isolated", "deblender": "blended"}
 
 #: (input, target) fields of each stage (see :mod:`data_generation.schema`).
 STAGE_FIELDS = {
     "vae": ("central_noisy", "central_noiseless"),
-    "deblender": ("blend_noisy", "central_noiseless"),
+    "deblender": (BLEND_INPUT, "central_noiseless"),
 }
 
 _STAGE_COMMAND = {"vae": "train vae", "deblender": "train deblender"}
@@ -454,6 +461,35 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch) * 7_919 + 12_345) % (2**31 - 1)
 
 
+def drop_neighbours(
+    blends: tf.Tensor, neighbours: tf.Tensor, probability: float, seed: tf.Tensor
+) -> tf.Tensor:
+    """Remove the neighbour from a random fraction of a batch of blends.
+
+    Parameters
+    ----------
+    blends : tf.Tensor
+        ``(B, S, S)`` noisy blends, uJy/pixel.
+    neighbours : tf.Tensor
+        ``(B, S, S)`` their noiseless neighbours, uJy/pixel.
+    probability : float
+        Chance, per example, that the neighbour is removed.
+    seed : tf.Tensor
+        Stateless seed, shape ``(2,)`` int64.
+
+    Returns
+    -------
+    tf.Tensor
+        ``blends - neighbours`` for the chosen examples (the central galaxy with the
+        blend's own noise), ``blends`` for the others.
+    """
+    # a different stream from random_symmetries', which uses the same seed
+    draw_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+    draws = tf.random.stateless_uniform(tf.shape(blends)[:1], draw_seed)
+    drop = tf.reshape(draws < probability, [-1, 1, 1])
+    return tf.where(drop, blends - neighbours, blends)
+
+
 def random_symmetries(x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Apply a random symmetry of the square to each pair of a batch of images.
 
@@ -541,9 +577,16 @@ def _epoch_dataset(
 ) -> tf.data.Dataset:
     inp, tgt = split.fields
     seed = epoch_seed(config.seed, epoch)
+    dropout = float(config.neighbour_dropout)
+    if dropout > 0 and inp != BLEND_INPUT:
+        raise ValueError(
+            "neighbour_dropout applies to the deblender (stage 2, blended data sets) only: "
+            "set it to 0 to train the VAE"
+        )
+    fields = _weighted_fields(inp, tgt, weights) + ([NEIGHBOUR_FIELD] if dropout > 0 else [])
     ds = read_dataset(
         split.train.folder,
-        fields=_weighted_fields(inp, tgt, weights),
+        fields=fields,
         shuffle_shards=True,
         seed=seed,
         shards=split.train.shards,
@@ -554,8 +597,10 @@ def _epoch_dataset(
 
     def prepare(index: tf.Tensor, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, ...]:
         x, y = batch[inp], batch[tgt]
+        stateless = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
+        if dropout > 0:
+            x = drop_neighbours(x, batch[NEIGHBOUR_FIELD], dropout, stateless)
         if augment:
-            stateless = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
             x, y = random_symmetries(x, y, stateless)
         pair = (normalizer.normalize(x)[..., None], normalizer.normalize(y)[..., None])
         if weights is None:

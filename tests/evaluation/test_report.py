@@ -212,6 +212,55 @@ def test_isolated_report_through_the_cli(trained_vae, isolated_data, tmp_path, c
     check_metrics_against_predictions(out, "analytic", "isolated", with_sep=False)
 
 
+def test_shards_and_neighbour_check_through_the_cli(
+    trained_deblender, trained_vae, blended_data, isolated_data, tmp_path, caplog
+):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.deblender import Deblender
+
+    out = tmp_path / "check"
+    args = ["evaluate", "--model", str(trained_deblender), "--data", str(blended_data)]
+    args += ["--out", str(out), "--shards", "3", "--panels", "0", "--no-sep"]
+    assert main([*args, "--neighbours", "check"]) == 0
+    info = json.loads((out / "evaluation.json").read_text())
+    assert info["config"]["shards"] == [3]
+    assert info["model"]["neighbours"] == "check"
+    assert info["command_line"][-2:] == ["--neighbours", "check"]
+    assert "neighbours checked" in (out / "report.md").read_text()
+    data = read_numpy(blended_data, fields=["blend_noisy", "noise_sigma_uJy"], shards=[3])
+    expected = Deblender.load(trained_deblender).flux(
+        data["blend_noisy"], neighbours="check", noise_sigma_uJy=data["noise_sigma_uJy"]
+    )
+    predictions = read_csv(out / "predictions.csv")
+    assert len(predictions) == 80
+    np.testing.assert_allclose(predictions["flux_pred_uJy"], expected, rtol=1e-5)
+
+    isolated = ["evaluate", "--model", str(trained_vae), "--data", str(isolated_data)]
+    isolated += ["--out", str(tmp_path / "iso"), "--neighbours", "check", "--no-sep"]
+    with caplog.at_level(logging.ERROR):
+        assert main(isolated) == 2
+    assert "applies to blended data sets only" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("3", (3,)), ("67-69", (67, 68, 69)), ("5,0-1,5", (0, 1, 5))]
+)
+def test_shard_list(text, expected):
+    from debvader_euclid.evaluation.command import shard_list
+
+    assert shard_list(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a", "4-2", "-1", "1,,2"])
+def test_shard_list_refuses_bad_text(text):
+    import argparse
+
+    from debvader_euclid.evaluation.command import shard_list
+
+    with pytest.raises(argparse.ArgumentTypeError, match="such as 67-74"):
+        shard_list(text)
+
+
 # --------------------------------------------------------------------------- bad input
 
 

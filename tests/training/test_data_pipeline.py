@@ -12,6 +12,7 @@ from data_generation.tfrecords import read_numpy
 from debvader_euclid.models import ArcsinhNormalizer
 from debvader_euclid.training.config import TrainingConfig
 from debvader_euclid.training.data import (
+    drop_neighbours,
     random_symmetries,
     split_data,
     training_dataset,
@@ -91,3 +92,36 @@ def test_pipeline_preserves_flux(isolated_data: Path) -> None:
     np.testing.assert_allclose(
         NORM.denormalize(first_x.numpy()[..., 0]), raw["central_noisy"], rtol=2e-6, atol=1e-12
     )
+
+
+def test_drop_neighbours_removes_the_neighbour_from_a_seeded_fraction() -> None:
+    rng = np.random.default_rng(0)
+    blends = tf.constant(rng.normal(size=(2000, 4, 4)).astype(np.float32))
+    neighbours = tf.constant(rng.normal(size=(2000, 4, 4)).astype(np.float32))
+    out = drop_neighbours(blends, neighbours, 0.25, tf.constant([3, 9], tf.int64)).numpy()
+    dropped = ~np.all(out == blends.numpy(), axis=(1, 2))
+    np.testing.assert_allclose(out[dropped], (blends - neighbours).numpy()[dropped])
+    assert 0.21 < dropped.mean() < 0.29
+    again = drop_neighbours(blends, neighbours, 0.25, tf.constant([3, 9], tf.int64)).numpy()
+    np.testing.assert_array_equal(again, out)
+    never = drop_neighbours(blends, neighbours, 0.0, tf.constant([3, 9], tf.int64)).numpy()
+    np.testing.assert_array_equal(never, blends.numpy())
+
+
+def test_neighbour_dropout_in_the_training_stream(blended_data: Path, isolated_data: Path) -> None:
+    split = split_data("deblender", blended_data, val_fraction=0.25)
+    config = TrainingConfig(seed=2, batch_size=240, epochs=1, augment=False)
+    plain = batches(training_dataset(split, config, NORM)[0])[0]
+    dropped = batches(training_dataset(split, config.replace(neighbour_dropout=0.5), NORM)[0])[0]
+    changed = ~np.all(np.isclose(plain, dropped), axis=(1, 2, 3))
+    assert 0.3 < changed.mean() < 0.7
+    # the changed inputs hold less light: the neighbour is gone
+    flux = NORM.denormalize(plain).sum(axis=(1, 2, 3)) - NORM.denormalize(dropped).sum(
+        axis=(1, 2, 3)
+    )
+    assert np.all(flux[changed] > 0)
+    vae_split = split_data("vae", isolated_data, val_fraction=0.25)
+    with pytest.raises(ValueError, match="neighbour_dropout applies to the deblender"):
+        training_dataset(vae_split, config.replace(neighbour_dropout=0.5), NORM)
+    with pytest.raises(ValueError, match="neighbour_dropout must be in"):
+        config.replace(neighbour_dropout=1.0)
