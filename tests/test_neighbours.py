@@ -164,3 +164,21 @@ def test_check_replaces_only_a_prediction_far_brighter_than_the_subtracted_one()
     np.testing.assert_array_equal(out[3], plain[3])  # no positive flux left: kept
     with pytest.raises(ValueError, match="ratio must be > 1"):
         check_with_neighbours(plain, subtracted, ratio=1.0)
+
+
+def test_the_commands_offer_exactly_the_deblender_modes():
+    # `deblend` and `evaluate` spell the modes out (importing this module at parser
+    # build time would load sep and pandas for every `--help`); they must not drift
+    import argparse
+
+    from debvader_euclid.cli import build_parser
+    from debvader_euclid.neighbours import NEIGHBOUR_MODES
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("deblend", "evaluate"):
+        option = next(
+            a for a in commands.choices[name]._actions if "--neighbours" in a.option_strings
+        )
+        assert tuple(option.choices) == NEIGHBOUR_MODES
+        assert option.default == "keep"
