@@ -65,9 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--noise-sigma",
         type=float,
         metavar="UJY",
-        help="pixel noise standard deviation, uJy/pixel, for the quality flag and "
-        "--neighbours check/subtract (required unless --no-quality-flag with "
-        "--neighbours keep)",
+        help="pixel noise standard deviation, uJy/pixel, for the quality flag, "
+        "--neighbours check/subtract and --refine (required unless --no-quality-flag with "
+        "--neighbours keep and no --refine)",
     )
     parser.add_argument(
         "--no-quality-flag",
@@ -88,6 +88,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "times brighter than the central galaxy, deblend again) or check (the plain "
         "prediction, replaced by the subtracted one where it is more than 1.5 times "
         "brighter); see debvader_euclid.neighbours",
+    )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="combine each prediction with the data where the central galaxy is bright "
+        "(inverse-variance weights; more precise fluxes of bright galaxies, a little noise "
+        "in their brightest pixels); see debvader_euclid.refine",
     )
     parser.add_argument(
         "--nonfinite",
@@ -123,6 +130,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
         cmd.append("--symmetrize")
     if args.neighbours != "keep":
         cmd += ["--neighbours", args.neighbours]
+    if args.refine:
+        cmd.append("--refine")
     cmd += ["--nonfinite", args.nonfinite, "--chunk", str(args.chunk)]
     cmd += ["--batch-size", str(args.batch_size)]
     if args.overwrite:
@@ -140,10 +149,11 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     flag = not args.no_quality_flag
-    if args.neighbours != "keep" and args.noise_sigma is None:
+    if (args.neighbours != "keep" or args.refine) and args.noise_sigma is None:
+        needs = f"--neighbours {args.neighbours}" if args.neighbours != "keep" else "--refine"
         raise ValueError(
-            f"--noise-sigma (uJy/pixel) is needed by --neighbours {args.neighbours} to "
-            "detect the neighbours: give the pixel noise standard deviation of the stamps"
+            f"--noise-sigma (uJy/pixel) is needed by {needs} to detect the neighbours: "
+            "give the pixel noise standard deviation of the stamps"
         )
     if flag and args.noise_sigma is None:
         raise ValueError(
@@ -182,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         "DVVERS": (__version__, "debvader_euclid version"),
         "DVSYMM": (bool(args.symmetrize), "prediction averaged over 8 orientations"),
         "DVNEIGH": (args.neighbours, "neighbours: keep, check or subtract"),
+        "DVREFINE": (bool(args.refine), "combined with the data where bright"),
     }
     with FitsCubeWriter(out / "deblended.fits", n, size, header) as writer:
         for first in range(0, n, args.chunk):
@@ -193,7 +204,10 @@ def run(args: argparse.Namespace) -> int:
                     nonfinite=args.nonfinite,
                     symmetrize=args.symmetrize,
                     neighbours=args.neighbours,
-                    noise_sigma_uJy=None if args.neighbours == "keep" else args.noise_sigma,
+                    refine=args.refine,
+                    noise_sigma_uJy=(
+                        None if args.neighbours == "keep" and not args.refine else args.noise_sigma
+                    ),
                 )
             except ValueError as err:  # say where, and give the command-line fix
                 where = f"stamps {first} to {first + len(chunk) - 1} of {args.stamps}"
@@ -233,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
         "n_nonpositive_flux": int(np.sum(~(fluxes > 0))),
         "symmetrize": bool(args.symmetrize),
         "neighbours": args.neighbours,
+        "refine": bool(args.refine),
         "nonfinite": args.nonfinite,
         "seconds": round(seconds, 3),
     }

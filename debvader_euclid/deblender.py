@@ -216,6 +216,7 @@ class Deblender:
         symmetrize: bool = False,
         neighbours: str = "keep",
         noise_sigma_uJy: float | np.ndarray | None = None,
+        refine: bool = False,
     ) -> np.ndarray:
         """The central galaxy of each stamp, alone, noiseless and PSF-convolved.
 
@@ -248,7 +249,15 @@ class Deblender:
             documentation).
         noise_sigma_uJy : float or array_like, optional
             Pixel noise standard deviation, uJy/pixel, one value or one per stamp
-            (``(N,)``); only with ``neighbours="check"`` or ``"subtract"``.
+            (``(N,)``); only with ``neighbours="check"`` or ``"subtract"``, or
+            ``refine=True``.
+        refine : bool
+            Combine the prediction, pixel by pixel, with the data minus the
+            modelled neighbours, weighted by their variances
+            (:mod:`debvader_euclid.refine`): where the central galaxy is far
+            above the noise the data win. Fluxes of bright galaxies become
+            several times more precise; the brightest pixels of the image then
+            carry a little noise. Needs ``noise_sigma_uJy``; about twice as slow.
 
         Returns
         -------
@@ -260,8 +269,8 @@ class Deblender:
         ValueError
             Wrong shape or stamp size, non-numeric input, non-finite pixels
             with ``nonfinite="raise"``, an unknown ``neighbours`` mode, or
-            ``neighbours`` "check"/"subtract" without a valid ``noise_sigma_uJy``
-            (or a noise level with "keep").
+            ``neighbours`` "check"/"subtract" or ``refine`` without a valid
+            ``noise_sigma_uJy`` (or a noise level that nothing uses).
 
         See Also
         --------
@@ -271,7 +280,7 @@ class Deblender:
         stamps, restore = self._prepare(images, nonfinite)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        sigma = self._neighbour_noise(neighbours, noise_sigma_uJy, len(stamps))
+        sigma = self._noise_sigma(neighbours, refine, noise_sigma_uJy, len(stamps))
         predict = self._predict
         if symmetrize:
             from debvader_euclid.symmetries import dihedral_average
@@ -293,31 +302,39 @@ class Deblender:
                 )
                 if neighbours == "check":
                     result = nb.check_with_neighbours(plain, result)
+            if refine:
+                from debvader_euclid.neighbours import model_neighbours
+                from debvader_euclid.refine import combine_with_data
+
+                chunk_sigma = sigma[start : start + len(chunk)]
+                others = model_neighbours(predict, chunk, chunk_sigma, result)
+                result = combine_with_data(result, others, chunk, chunk_sigma)
             out[start : start + len(chunk)] = result
         return restore(out)
 
     @staticmethod
-    def _neighbour_noise(
-        neighbours: str, noise_sigma_uJy: float | np.ndarray | None, n: int
+    def _noise_sigma(
+        neighbours: str, refine: bool, noise_sigma_uJy: float | np.ndarray | None, n: int
     ) -> np.ndarray | None:
-        """Per-stamp noise sigma (uJy/pixel) to detect neighbours; None for ``"keep"``."""
+        """Per-stamp noise sigma (uJy/pixel) for neighbours/refine; None when neither needs it."""
         from debvader_euclid.neighbours import NEIGHBOUR_MODES
 
         if neighbours not in NEIGHBOUR_MODES:
             raise ValueError(
                 f"neighbours must be one of {', '.join(NEIGHBOUR_MODES)}, got {neighbours!r}"
             )
-        if neighbours == "keep":
+        if neighbours == "keep" and not refine:
             if noise_sigma_uJy is not None:
                 raise ValueError(
-                    "noise_sigma_uJy is only used to detect neighbours: pass "
-                    "neighbours='check' (or 'subtract') with it, or leave it out"
+                    "noise_sigma_uJy is only used to detect neighbours and to refine: pass "
+                    "neighbours='check' (or 'subtract') or refine=True with it, or leave it out"
                 )
             return None
         if noise_sigma_uJy is None:
+            needs = f"neighbours={neighbours!r}" if neighbours != "keep" else "refine=True"
             raise ValueError(
-                f"neighbours={neighbours!r} detects the neighbours with sep and needs the "
-                "pixel noise: pass noise_sigma_uJy (uJy/pixel, one value or one per stamp)"
+                f"{needs} detects the neighbours with sep and needs the pixel noise: pass "
+                "noise_sigma_uJy (uJy/pixel, one value or one per stamp)"
             )
         from debvader_euclid.baselines.sep_photometry import noise_sigma_per_stamp
 

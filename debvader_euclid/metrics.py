@@ -464,6 +464,87 @@ def per_magnitude_bins(
     return table
 
 
+#: Edges of :func:`model_pixel_errors`, in units of the pixel noise: the model's
+#: value of a pixel over sigma.
+PIXEL_SNR_EDGES: np.ndarray = np.array([1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, np.inf])
+
+#: Pixels whose model exceeds this many times the noise make the pooled model pixel
+#: error (``DataFrame.attrs["rms_above"]`` of :func:`model_pixel_errors`).
+PIXEL_ERROR_MIN_SNR = 10.0
+
+
+def model_pixel_errors(
+    predictions: np.ndarray,
+    truth: np.ndarray,
+    noise_sigma_uJy: np.ndarray,
+    edges: Sequence[float] | np.ndarray | None = None,
+    chunk: int = 1024,
+) -> pd.DataFrame:
+    """Fractional error of the predicted pixels, in bins of the pixel's model S/N.
+
+    For each pixel, ``e = (model - truth) / model``; pixels are binned by
+    ``model / sigma``. Faint pixels have large errors from the noise the network
+    could not remove; above ~10 sigma what is left is the model's own shape error,
+    the ``epsilon`` of :mod:`debvader_euclid.refine`.
+
+    Parameters
+    ----------
+    predictions, truth : numpy.ndarray
+        ``(N, S, S)`` predicted and true noiseless stamps, uJy/pixel.
+    noise_sigma_uJy : numpy.ndarray
+        ``(N,)`` pixel noise standard deviation of each stamp, uJy/pixel.
+    edges : array_like, optional
+        Increasing bin edges in model/sigma (default :data:`PIXEL_SNR_EDGES`).
+    chunk : int
+        Stamps per step (memory).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bin: ``snr_lo``, ``snr_hi``, ``n_pixels``, ``rms`` (root mean
+        square of ``e``), ``median`` and ``sigma_mad`` of ``e``. ``attrs["rms_above"]``:
+        rms of ``e`` over every pixel above :data:`PIXEL_ERROR_MIN_SNR` sigma.
+    """
+    pred = np.asarray(predictions)
+    true = np.asarray(truth)
+    sigma = np.asarray(noise_sigma_uJy, dtype=np.float64).ravel()
+    if pred.shape != true.shape or pred.ndim != 3 or sigma.size != pred.shape[0]:
+        raise ValueError(
+            f"need (N, S, S) predictions and truth of the same shape and N noise values; "
+            f"got {pred.shape}, {true.shape} and {sigma.size}"
+        )
+    bounds = _check_edges(PIXEL_SNR_EDGES if edges is None else edges)
+    snr_parts, err_parts = [], []
+    for start in range(0, len(pred), chunk):
+        c = pred[start : start + chunk].astype(np.float64)
+        t = true[start : start + chunk].astype(np.float64)
+        snr = c / sigma[start : start + chunk, None, None]
+        keep = snr >= bounds[0]
+        snr_parts.append(snr[keep])
+        err_parts.append((c[keep] - t[keep]) / c[keep])
+    snr_all = np.concatenate(snr_parts) if snr_parts else np.empty(0)
+    err_all = np.concatenate(err_parts) if err_parts else np.empty(0)
+    idx = _bin_index(snr_all, bounds)
+    rows = []
+    for b in range(bounds.size - 1):
+        e = err_all[idx == b]
+        median = float(np.median(e)) if e.size else math.nan
+        rows.append(
+            {
+                "snr_lo": float(bounds[b]),
+                "snr_hi": float(bounds[b + 1]),
+                "n_pixels": int(e.size),
+                "rms": float(np.sqrt(np.mean(e**2))) if e.size else math.nan,
+                "median": median,
+                "sigma_mad": sigma_mad(e) if e.size else math.nan,
+            }
+        )
+    table = pd.DataFrame(rows)
+    bright = err_all[snr_all > PIXEL_ERROR_MIN_SNR]
+    table.attrs["rms_above"] = float(np.sqrt(np.mean(bright**2))) if bright.size else math.nan
+    return table
+
+
 def running_statistic(
     x: np.ndarray,
     y: np.ndarray,

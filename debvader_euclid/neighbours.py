@@ -227,21 +227,7 @@ def deblend_subtracting_neighbours(
     elif plain.shape != stamps.shape:
         raise ValueError(f"plain has shape {plain.shape}, the stamps {stamps.shape}")
     plain_flux = plain.sum(axis=(1, 2), dtype=np.float64)
-    size = stamps.shape[-1]
-    owners: list[int] = []
-    offsets: list[tuple[int, int]] = []
-    fills: list[np.ndarray] = []
-    for i in range(len(stamps)):
-        found = neighbour_offsets(stamps[i], float(sigma_uJy[i]), max_centre_distance_pix)
-        if not found:
-            continue
-        checksum = zlib.crc32(np.ascontiguousarray(stamps[i]).tobytes())
-        rng = np.random.default_rng([seed, checksum])
-        for offset in found:
-            owners.append(i)
-            offsets.append(offset)
-            fills.append(rng.normal(0.0, float(sigma_uJy[i]), (size, size)).astype(np.float32))
-    logger.debug("%d neighbour(s) detected in %d stamp(s)", len(owners), len(stamps))
+    owners, offsets, fills = _detect_neighbours(stamps, sigma_uJy, seed, max_centre_distance_pix)
     central = np.array(plain, dtype=np.float32, copy=True)
     if not owners:
         return central
@@ -276,6 +262,90 @@ def deblend_subtracting_neighbours(
         "%d stamp(s) with a bright neighbour subtracted in the last pass", int(has_bright.sum())
     )
     return central
+
+
+def _detect_neighbours(
+    stamps: np.ndarray,
+    sigma_uJy: np.ndarray,
+    seed: int,
+    max_centre_distance_pix: float,
+) -> tuple[list[int], list[tuple[int, int]], list[np.ndarray]]:
+    """Every detected neighbour: its stamp, its offset (pixels) and its noise fill (uJy/pixel).
+
+    The fill of a stamp's neighbours comes from the generator seeded with ``seed``
+    and the CRC-32 of the stamp's bytes, so it does not depend on the other stamps.
+    """
+    size = stamps.shape[-1]
+    owners: list[int] = []
+    offsets: list[tuple[int, int]] = []
+    fills: list[np.ndarray] = []
+    for i in range(len(stamps)):
+        found = neighbour_offsets(stamps[i], float(sigma_uJy[i]), max_centre_distance_pix)
+        if not found:
+            continue
+        checksum = zlib.crc32(np.ascontiguousarray(stamps[i]).tobytes())
+        rng = np.random.default_rng([seed, checksum])
+        for offset in found:
+            owners.append(i)
+            offsets.append(offset)
+            fills.append(rng.normal(0.0, float(sigma_uJy[i]), (size, size)).astype(np.float32))
+    logger.debug("%d neighbour(s) detected in %d stamp(s)", len(owners), len(stamps))
+    return owners, offsets, fills
+
+
+def model_neighbours(
+    predict: Callable[[np.ndarray], np.ndarray],
+    stamps: np.ndarray,
+    sigma_uJy: np.ndarray,
+    central: np.ndarray,
+    seed: int = 0,
+    max_centre_distance_pix: float = DEFAULT_MAX_CENTRE_DISTANCE_PIX,
+) -> np.ndarray:
+    """The light of every detected neighbour, modelled by the deblender, summed per stamp.
+
+    Each neighbour is deblended from ``stamps - central`` re-centred on it, and its
+    model is put back where it lies (step 3a of the module docstring, one pass, all
+    neighbours whatever their flux).
+
+    Parameters
+    ----------
+    predict : callable
+        ``(M, S, S) float32 -> (M, S, S)``: the deblender's prediction, uJy/pixel.
+    stamps : numpy.ndarray
+        ``(N, S, S)`` float32 stamps, uJy/pixel.
+    sigma_uJy : numpy.ndarray
+        ``(N,)`` pixel noise standard deviation of each stamp, uJy/pixel, > 0.
+    central : numpy.ndarray
+        ``(N, S, S)`` model of each stamp's central galaxy, uJy/pixel, removed before
+        the neighbours are modelled.
+    seed : int
+        Seed of the noise in the pixels shifted into a re-centred stamp
+        (as in :func:`deblend_subtracting_neighbours`).
+    max_centre_distance_pix : float
+        Detections within this many pixels of the centre are the central galaxy.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, S, S)`` float32, uJy/pixel: 0 in stamps without a detected neighbour.
+    """
+    if central.shape != stamps.shape:
+        raise ValueError(f"central has shape {central.shape}, the stamps {stamps.shape}")
+    owners, offsets, fills = _detect_neighbours(stamps, sigma_uJy, seed, max_centre_distance_pix)
+    total = np.zeros(stamps.shape, dtype=np.float32)
+    if not owners:
+        return total
+    residual = stamps - central
+    shifted = np.stack(
+        [
+            recentre(residual[i], dy, dx, fill)
+            for i, (dy, dx), fill in zip(owners, offsets, fills, strict=True)
+        ]
+    )
+    models = np.asarray(predict(shifted), dtype=np.float32)
+    for model, i, (dy, dx) in zip(models, owners, offsets, strict=True):
+        total[i] += place_back(model, dy, dx)
+    return total
 
 
 def check_with_neighbours(

@@ -111,6 +111,26 @@ def test_neighbour_check_matches_the_api_whatever_the_chunk(trained_deblender, s
         assert cmd[cmd.index("--neighbours") + 1] == "check"
 
 
+def test_refine_matches_the_api(trained_deblender, stamps, tmp_path):
+    from debvader_euclid.deblender import Deblender
+
+    source = tmp_path / "stamps.npy"
+    np.save(source, stamps[:12])
+    expected = Deblender.load(trained_deblender).deblend(
+        stamps[:12], neighbours="check", refine=True, noise_sigma_uJy=SIGMA
+    )
+    out = tmp_path / "out"
+    argv = ["deblend", "--model", str(trained_deblender), "--stamps", str(source)]
+    argv += ["--out", str(out), "--neighbours", "check", "--refine", "--noise-sigma", str(SIGMA)]
+    assert main(argv + ["--chunk", "5"]) == 0
+    with fits.open(out / "deblended.fits") as hdul:
+        assert hdul[0].header["DVREFINE"] is True
+        np.testing.assert_allclose(hdul[0].data, expected, rtol=1e-5, atol=1e-9)
+    info = json.loads((out / "deblend.json").read_text())
+    assert info["refine"] is True
+    assert "--refine" in info["command_line"]
+
+
 def test_bad_input_is_refused_with_the_fix(trained_deblender, stamps, tmp_path, caplog):
     base = ["deblend", "--model", str(trained_deblender)]
     good = write_fits(tmp_path / "good.fits", stamps[:3])
@@ -125,6 +145,10 @@ def test_bad_input_is_refused_with_the_fix(trained_deblender, stamps, tmp_path, 
         ["--stamps", str(good), "--out", str(tmp_path / "o1"), "--no-quality-flag"]
         + ["--neighbours", "subtract"],
         "needed by --neighbours subtract",
+    )
+    refused(
+        ["--stamps", str(good), "--out", str(tmp_path / "o1"), "--no-quality-flag", "--refine"],
+        "needed by --refine",
     )
     adu = write_fits(tmp_path / "adu.fits", stamps[:3], unit="ADU")
     refused(

@@ -80,6 +80,34 @@ def test_neighbour_modes(deblender, blended_data, stamps):
         )
 
 
+def test_refine_combines_the_prediction_with_the_data(deblender, blended_data, stamps):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.neighbours import model_neighbours
+    from debvader_euclid.refine import combine_with_data
+
+    sigma = read_numpy(blended_data, fields=["noise_sigma_uJy"], max_examples=20)["noise_sigma_uJy"]
+    for mode in ("keep", "check"):
+        central = deblender.deblend(
+            stamps, neighbours=mode, noise_sigma_uJy=None if mode == "keep" else sigma
+        )
+        refined = deblender.deblend(stamps, neighbours=mode, refine=True, noise_sigma_uJy=sigma)
+        assert refined.shape == stamps.shape
+        assert refined.dtype == np.float32
+        others = model_neighbours(deblender._predict, stamps, sigma, central)
+        expected = combine_with_data(central, others, stamps, sigma)
+        np.testing.assert_allclose(refined, expected, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(
+            deblender.deblend(
+                stamps, batch_size=7, neighbours=mode, refine=True, noise_sigma_uJy=sigma
+            ),
+            refined,
+            rtol=1e-5,
+            atol=1e-7,
+        )
+    with pytest.raises(ValueError, match="refine=True detects the neighbours with sep"):
+        deblender.deblend(stamps, refine=True)
+
+
 def test_neighbour_modes_refuse_bad_arguments(deblender, stamps):
     with pytest.raises(ValueError, match="needs the pixel noise: pass noise_sigma_uJy"):
         deblender.deblend(stamps, neighbours="check")

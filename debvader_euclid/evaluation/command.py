@@ -90,6 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(with each stamp's true noise sigma): keep (default, the network alone), check "
         "or subtract; Deblender.deblend(..., neighbours=...)",
     )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="blended data: combine each prediction with the data where the central "
+        "galaxy is bright (with each stamp's true noise sigma); "
+        "Deblender.deblend(..., refine=True)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -127,6 +134,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
         cmd.append("--symmetrize")
     if getattr(args, "neighbours", "keep") != "keep":
         cmd += ["--neighbours", args.neighbours]
+    if getattr(args, "refine", False):
+        cmd.append("--refine")
     return cmd
 
 
@@ -146,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         symmetrize=args.symmetrize,
         neighbours=args.neighbours,
+        refine=args.refine,
         command_line=command_line(args),
     )
     sys.stdout.write(result.table1())

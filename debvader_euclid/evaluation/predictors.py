@@ -80,7 +80,7 @@ class Predictor:
             Stamps per network call.
         noise_sigma_uJy : numpy.ndarray, optional
             ``(N,)`` pixel noise of each stamp, uJy/pixel; used (and needed) only by
-            a predictor loaded with ``neighbours`` "check" or "subtract".
+            a predictor loaded with ``neighbours`` "check" or "subtract", or ``refine``.
 
         Returns
         -------
@@ -142,6 +142,7 @@ def load_predictor(
     verify: bool = True,
     symmetrize: bool = False,
     neighbours: str = "keep",
+    refine: bool = False,
 ) -> Predictor:
     """Load the stage that evaluates a data set of ``kind``.
 
@@ -161,6 +162,10 @@ def load_predictor(
         <debvader_euclid.Deblender.deblend>` does with the detected neighbours
         (:mod:`debvader_euclid.neighbours`); other than "keep",
         :meth:`Predictor.predict` needs the noise sigma of each stamp.
+    refine : bool
+        Blended data only: combine the prediction with the data where the central
+        galaxy is bright (:mod:`debvader_euclid.refine`); :meth:`Predictor.predict`
+        needs the noise sigma of each stamp.
 
     Returns
     -------
@@ -180,6 +185,10 @@ def load_predictor(
         raise ValueError(
             f"neighbours={neighbours!r} applies to blended data sets only: an isolated "
             "data set has no neighbours"
+        )
+    if refine and kind != "blended":
+        raise ValueError(
+            "refine applies to blended data sets only (it is a step of Deblender.deblend)"
         )
     path = Path(os.fspath(model)).expanduser()
     if (path / "config.json").is_file():
@@ -202,7 +211,8 @@ def load_predictor(
                 batch_size=batch,
                 symmetrize=symmetrize,
                 neighbours=neighbours,
-                noise_sigma_uJy=None if neighbours == "keep" else sigma,
+                refine=refine,
+                noise_sigma_uJy=None if neighbours == "keep" and not refine else sigma,
             ),
         )
 

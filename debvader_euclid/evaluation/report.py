@@ -91,8 +91,10 @@ from debvader_euclid.evaluation.tables import (
 from debvader_euclid.metrics import (
     CATASTROPHIC_THRESHOLD,
     DEFAULT_MAG_BINS,
+    PIXEL_ERROR_MIN_SNR,
     ellipticity_hsm,
     half_light_radius_arcsec,
+    model_pixel_errors,
     noise_floor_fractional,
     normalised_flux_residual,
     predicted_flux_uJy,
@@ -111,6 +113,8 @@ REPORT_FILES = (
     "metrics.md",
     "per_magnitude.csv",
     "per_magnitude.md",
+    "pixel_errors.csv",
+    "pixel_errors.md",
     "predictions.csv",
     "morphology.csv",
     "blending.csv",
@@ -402,6 +406,7 @@ def evaluate(
     batch_size: int = 512,
     symmetrize: bool = False,
     neighbours: str = "keep",
+    refine: bool = False,
     command_line: list[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained model on a data set and write the report folder ``out``.
@@ -439,6 +444,10 @@ def evaluate(
         Blended data sets: what the deblender does with the detected neighbours
         (:mod:`debvader_euclid.neighbours`; detected with each stamp's true noise
         sigma); recorded in ``evaluation.json``.
+    refine : bool
+        Blended data sets: combine each prediction with the data where the central
+        galaxy is bright (:mod:`debvader_euclid.refine`, with each stamp's true
+        noise sigma); recorded in ``evaluation.json``.
     command_line : list of str, optional
         The command that ran this evaluation, recorded in ``evaluation.json``.
 
@@ -473,7 +482,9 @@ def evaluate(
     check_truth_fields(data, manifest, fields)
     data_sha = manifest_sha256(data)
 
-    predictor = load_predictor(model, kind, symmetrize=symmetrize, neighbours=neighbours)
+    predictor = load_predictor(
+        model, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine
+    )
     if predictor.stamp_size != manifest.stamp_size:
         raise ValueError(
             f"stamp-size mismatch: the {predictor.stage} in {predictor.folder} takes "
@@ -529,6 +540,7 @@ def evaluate(
     mag = predictions["mag_true"].to_numpy()
     per_mag = per_magnitude_table(mag, residuals, floor, DEFAULT_MAG_BINS)
     morphology = morphology_table(**shapes)
+    pixel_errors = model_pixel_errors(predictions_uJy, truth, sigma)
     blending = None
     if kind == "blended":
         blendedness = np.clip(predictions["blendedness"].to_numpy(), 0.0, 1.0)
@@ -559,6 +571,11 @@ def evaluate(
     put(
         "per_magnitude.md",
         _write_text(out / "per_magnitude.md", _per_magnitude_markdown(per_mag)),
+    )
+    put("pixel_errors.csv", _write_csv(out / "pixel_errors.csv", pixel_errors))
+    put(
+        "pixel_errors.md",
+        _write_text(out / "pixel_errors.md", _pixel_errors_markdown(pixel_errors)),
     )
     put("predictions.csv", _write_csv(out / "predictions.csv", predictions))
     put("morphology.csv", _write_csv(out / "morphology.csv", morphology))
@@ -617,6 +634,7 @@ def evaluate(
             "argument": os.fspath(model),
             "symmetrize": bool(symmetrize),
             "neighbours": neighbours,
+            "refine": bool(refine),
             **predictor.describe(),
         },
         "data": {
@@ -654,6 +672,10 @@ def evaluate(
             "hsm_failed_true": int(shapes_true.flag.sum()),
             "hsm_failed_pred": int(shapes_pred.flag.sum()),
             "outside_magnitude_bins": int(per_mag.attrs.get("n_outside", 0)),
+        },
+        "model_pixel_error": {
+            "min_snr": PIXEL_ERROR_MIN_SNR,
+            "rms_above_min_snr": pixel_errors.attrs["rms_above"],
         },
         "software": _software_versions(),
     }
@@ -756,6 +778,21 @@ def _metrics_markdown(metrics: pd.DataFrame, stage: str) -> str:
     )
 
 
+def _pixel_errors_markdown(pixel_errors: pd.DataFrame) -> str:
+    """``pixel_errors.md``: the model pixel error table (:func:`model_pixel_errors`)."""
+    return (
+        "# Fractional error of the predicted pixels\n\n"
+        "e = (prediction - truth) / prediction per pixel, in bins of prediction / noise "
+        "sigma; rms, median and sigma_MAD of e. Pooled over every pixel above "
+        f"{PIXEL_ERROR_MIN_SNR:g} sigma: rms {pixel_errors.attrs['rms_above']:.4f} "
+        "(the model pixel error of debvader_euclid.refine).\n\n"
+        + markdown_table(
+            pixel_errors, float_format="{:.4f}", formats={"snr_lo": "{:g}", "snr_hi": "{:g}"}
+        )
+        + "\n"
+    )
+
+
 def _per_magnitude_markdown(per_mag: pd.DataFrame) -> str:
     lines = [
         "# Flux residuals per bin of true VIS magnitude\n",
@@ -834,7 +871,15 @@ def report_markdown(
             if model.get("symmetrize")
             else ""
         )
-        + _NEIGHBOUR_WORDS.get(model.get("neighbours", "keep"), ""),
+        + _NEIGHBOUR_WORDS.get(model.get("neighbours", "keep"), "")
+        + (
+            "; refined: combined with the data where the central galaxy is bright (`refine=True`)"
+            if model.get("refine")
+            else ""
+        ),
+        f"- model pixel error (rms of (prediction - truth) / prediction over the pixels "
+        f"above {info['model_pixel_error']['min_snr']:g} sigma): "
+        f"{100 * info['model_pixel_error']['rms_above_min_snr']:.1f} % (`pixel_errors.md`)",
         f"- data: `{data['folder']}` ({kind}, {n} of {data['n_examples_in_data_set']} "
         f"examples evaluated), manifest SHA-256 `{data['manifest_sha256'][:16]}...`",
         f"- input `{info['config']['input_field']}`, target `{info['config']['target_field']}`; "

@@ -242,6 +242,37 @@ def test_shards_and_neighbour_check_through_the_cli(
     assert "applies to blended data sets only" in caplog.text
 
 
+def test_refine_through_the_cli(
+    trained_deblender, trained_vae, blended_data, isolated_data, tmp_path, caplog
+):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.deblender import Deblender
+
+    out = tmp_path / "refine"
+    args = ["evaluate", "--model", str(trained_deblender), "--data", str(blended_data)]
+    args += ["--out", str(out), "--shards", "3", "--panels", "0", "--no-sep", "--refine"]
+    assert main(args) == 0
+    info = json.loads((out / "evaluation.json").read_text())
+    assert info["model"]["refine"] is True
+    assert info["command_line"][-1] == "--refine"
+    assert "refined: combined with the data" in (out / "report.md").read_text()
+    data = read_numpy(blended_data, fields=["blend_noisy", "noise_sigma_uJy"], shards=[3])
+    expected = Deblender.load(trained_deblender).flux(
+        data["blend_noisy"], refine=True, noise_sigma_uJy=data["noise_sigma_uJy"]
+    )
+    predictions = read_csv(out / "predictions.csv")
+    np.testing.assert_allclose(predictions["flux_pred_uJy"], expected, rtol=1e-5)
+    pixel_errors = read_csv(out / "pixel_errors.csv")
+    assert pixel_errors["n_pixels"].sum() > 0
+    assert info["model_pixel_error"]["rms_above_min_snr"] > 0
+
+    isolated = ["evaluate", "--model", str(trained_vae), "--data", str(isolated_data)]
+    isolated += ["--out", str(tmp_path / "iso"), "--refine", "--no-sep"]
+    with caplog.at_level(logging.ERROR):
+        assert main(isolated) == 2
+    assert "refine applies to blended data sets only" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("text", "expected"), [("3", (3,)), ("67-69", (67, 68, 69)), ("5,0-1,5", (0, 1, 5))]
 )
