@@ -22,9 +22,17 @@ _LAZY = {
     "DeblendSamples": "debvader_euclid.deblender",
     "available_models": "debvader_euclid.deblender",
     "central_detection": "debvader_euclid.quality",
+    "estimate_noise_sigma": "debvader_euclid.noise",
 }
 
-__all__ = ["DeblendSamples", "Deblender", "__version__", "available_models", "central_detection"]
+__all__ = [
+    "DeblendSamples",
+    "Deblender",
+    "__version__",
+    "available_models",
+    "central_detection",
+    "estimate_noise_sigma",
+]
 
 
 def __getattr__(name: str) -> Any:

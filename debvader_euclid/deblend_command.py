@@ -63,9 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument(
         "--noise-sigma",
-        type=float,
-        metavar="UJY",
-        help="pixel noise standard deviation, uJy/pixel, for the quality flag, "
+        type=noise_level,
+        metavar="UJY|estimate",
+        help="pixel noise standard deviation, uJy/pixel, or 'estimate' (measured from the "
+        "first --chunk stamps: debvader_euclid.estimate_noise_sigma), for the quality flag, "
         "--neighbours check/subtract and --refine (required unless --no-quality-flag with "
         "--neighbours keep and no --refine)",
     )
@@ -118,6 +119,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def noise_level(text: str) -> float | str:
+    """``--noise-sigma``: a number (uJy/pixel) or ``"estimate"``."""
+    if text == "estimate":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--noise-sigma must be a number (uJy/pixel) or 'estimate', got {text!r}"
+        ) from None
+
+
 def command_line(args: argparse.Namespace) -> list[str]:
     """The command that reproduces ``args`` (recorded in ``deblend.json``)."""
     cmd = ["debvader-euclid", "deblend", "--model", str(args.model)]
@@ -125,7 +138,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
     if args.no_quality_flag:
         cmd.append("--no-quality-flag")
     if args.noise_sigma is not None:
-        cmd += ["--noise-sigma", repr(args.noise_sigma)]
+        cmd += ["--noise-sigma", str(args.noise_sigma)]
     if args.symmetrize:
         cmd.append("--symmetrize")
     if args.neighbours != "keep":
@@ -160,8 +173,11 @@ def run(args: argparse.Namespace) -> int:
             "--noise-sigma (uJy/pixel) is needed for the quality flag: give the pixel noise "
             "standard deviation of the stamps, or pass --no-quality-flag"
         )
-    if args.noise_sigma is not None and not (
-        math.isfinite(args.noise_sigma) and args.noise_sigma > 0
+    estimated = args.noise_sigma == "estimate"
+    if (
+        not estimated
+        and args.noise_sigma is not None
+        and not (math.isfinite(args.noise_sigma) and args.noise_sigma > 0)
     ):
         raise ValueError(f"--noise-sigma must be finite and > 0 uJy/pixel, got {args.noise_sigma}")
     for name in ("chunk", "batch_size"):
@@ -177,6 +193,17 @@ def run(args: argparse.Namespace) -> int:
             f"{args.stamps} holds {size}x{size}-pixel stamps but the model in "
             f"{deblender.folder} takes {deblender.stamp_size}x{deblender.stamp_size}: cut "
             f"stamps of {deblender.stamp_size} pixels centred on the galaxies"
+        )
+    noise_sigma = args.noise_sigma
+    if estimated:
+        from debvader_euclid.noise import estimate_noise_sigma
+
+        sample = stamps.read(0, min(n, args.chunk))
+        if args.nonfinite == "zero":
+            sample = np.nan_to_num(sample, nan=0.0, posinf=0.0, neginf=0.0)
+        noise_sigma = estimate_noise_sigma(sample)
+        logger.info(
+            "--noise-sigma estimate: %.6g uJy/pixel from %d stamps", noise_sigma, len(sample)
         )
     out.mkdir(parents=True, exist_ok=True)
     logger.info("deblending %d stamps of %s with %s", n, args.stamps, deblender.folder)
@@ -206,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                     neighbours=args.neighbours,
                     refine=args.refine,
                     noise_sigma_uJy=(
-                        None if args.neighbours == "keep" and not args.refine else args.noise_sigma
+                        None if args.neighbours == "keep" and not args.refine else noise_sigma
                     ),
                 )
             except ValueError as err:  # say where, and give the command-line fix
@@ -217,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
             fluxes[first : first + len(chunk)] = deblended.sum(axis=(1, 2), dtype=np.float64)
             if flag:
                 clean = np.nan_to_num(chunk, nan=0.0, posinf=0.0, neginf=0.0)
-                detection.append(central_detection(clean, args.noise_sigma))
+                detection.append(central_detection(clean, noise_sigma))
             logger.info("%d / %d stamps", min(first + args.chunk, n), n)
     seconds = time.perf_counter() - start
 
@@ -241,7 +268,8 @@ def run(args: argparse.Namespace) -> int:
         },
         "n_stamps": n,
         "stamp_size_pixels": size,
-        "noise_sigma_uJy_per_pixel": args.noise_sigma,
+        "noise_sigma_uJy_per_pixel": noise_sigma,
+        "noise_sigma_estimated": estimated,
         "quality_flag": flag,
         "n_flagged": n_flagged,
         "n_nonpositive_flux": int(np.sum(~(fluxes > 0))),

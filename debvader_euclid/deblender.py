@@ -215,7 +215,7 @@ class Deblender:
         nonfinite: str = "raise",
         symmetrize: bool = False,
         neighbours: str = "keep",
-        noise_sigma_uJy: float | np.ndarray | None = None,
+        noise_sigma_uJy: float | np.ndarray | str | None = None,
         refine: bool = False,
     ) -> np.ndarray:
         """The central galaxy of each stamp, alone, noiseless and PSF-convolved.
@@ -247,10 +247,13 @@ class Deblender:
             central galaxy's). Both take a few times longer and give far fewer
             fluxes several times too large (figures: the results page of the
             documentation).
-        noise_sigma_uJy : float or array_like, optional
+        noise_sigma_uJy : float, array_like or "estimate", optional
             Pixel noise standard deviation, uJy/pixel, one value or one per stamp
             (``(N,)``); only with ``neighbours="check"`` or ``"subtract"``, or
-            ``refine=True``.
+            ``refine=True``. ``"estimate"``: measured from the stamps themselves,
+            one value for all of them
+            (:func:`debvader_euclid.noise.estimate_noise_sigma`; for stamps that
+            share one noise level).
         refine : bool
             Combine the prediction, pixel by pixel, with the data minus the
             modelled neighbours, weighted by their variances
@@ -280,7 +283,7 @@ class Deblender:
         stamps, restore = self._prepare(images, nonfinite)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        sigma = self._noise_sigma(neighbours, refine, noise_sigma_uJy, len(stamps))
+        sigma = self._noise_sigma(neighbours, refine, noise_sigma_uJy, stamps)
         predict = self._predict
         if symmetrize:
             from debvader_euclid.symmetries import dihedral_average
@@ -314,7 +317,10 @@ class Deblender:
 
     @staticmethod
     def _noise_sigma(
-        neighbours: str, refine: bool, noise_sigma_uJy: float | np.ndarray | None, n: int
+        neighbours: str,
+        refine: bool,
+        noise_sigma_uJy: float | np.ndarray | str | None,
+        stamps: np.ndarray,
     ) -> np.ndarray | None:
         """Per-stamp noise sigma (uJy/pixel) for neighbours/refine; None when neither needs it."""
         from debvader_euclid.neighbours import NEIGHBOUR_MODES
@@ -334,11 +340,22 @@ class Deblender:
             needs = f"neighbours={neighbours!r}" if neighbours != "keep" else "refine=True"
             raise ValueError(
                 f"{needs} detects the neighbours with sep and needs the pixel noise: pass "
-                "noise_sigma_uJy (uJy/pixel, one value or one per stamp)"
+                "noise_sigma_uJy (uJy/pixel, one value or one per stamp), or "
+                "noise_sigma_uJy='estimate' to measure it from the stamps"
             )
         from debvader_euclid.baselines.sep_photometry import noise_sigma_per_stamp
+        from debvader_euclid.noise import ESTIMATE, estimate_noise_sigma
 
-        return noise_sigma_per_stamp(noise_sigma_uJy, n)
+        if isinstance(noise_sigma_uJy, str):
+            if noise_sigma_uJy != ESTIMATE:
+                raise ValueError(
+                    f"noise_sigma_uJy must be a number, one per stamp, or {ESTIMATE!r}; "
+                    f"got {noise_sigma_uJy!r}"
+                )
+            if len(stamps) == 0:
+                return np.empty(0, dtype=np.float64)
+            noise_sigma_uJy = estimate_noise_sigma(stamps)
+        return noise_sigma_per_stamp(noise_sigma_uJy, len(stamps))
 
     def _predict(self, stamps: np.ndarray) -> np.ndarray:
         """Network prediction for validated ``(N, S, S)`` float32 stamps, one call."""

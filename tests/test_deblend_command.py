@@ -129,6 +129,21 @@ def test_refine_matches_the_api(trained_deblender, stamps, tmp_path):
     info = json.loads((out / "deblend.json").read_text())
     assert info["refine"] is True
     assert "--refine" in info["command_line"]
+    assert info["noise_sigma_estimated"] is False
+
+
+def test_the_noise_level_can_be_estimated(trained_deblender, stamps, tmp_path):
+    from debvader_euclid.noise import estimate_noise_sigma
+
+    source = tmp_path / "stamps.npy"
+    np.save(source, stamps[:12])
+    out = tmp_path / "out"
+    argv = ["deblend", "--model", str(trained_deblender), "--stamps", str(source)]
+    assert main(argv + ["--out", str(out), "--refine", "--noise-sigma", "estimate"]) == 0
+    info = json.loads((out / "deblend.json").read_text())
+    assert info["noise_sigma_estimated"] is True
+    assert info["noise_sigma_uJy_per_pixel"] == pytest.approx(estimate_noise_sigma(stamps[:12]))
+    assert info["command_line"][info["command_line"].index("--noise-sigma") + 1] == "estimate"
 
 
 def test_bad_input_is_refused_with_the_fix(trained_deblender, stamps, tmp_path, caplog):

@@ -108,6 +108,18 @@ def test_refine_combines_the_prediction_with_the_data(deblender, blended_data, s
         deblender.deblend(stamps, refine=True)
 
 
+def test_the_noise_level_can_be_estimated_from_the_stamps(deblender, stamps):
+    from debvader_euclid.noise import estimate_noise_sigma
+
+    sigma = estimate_noise_sigma(stamps)
+    np.testing.assert_array_equal(
+        deblender.deblend(stamps, neighbours="check", noise_sigma_uJy="estimate"),
+        deblender.deblend(stamps, neighbours="check", noise_sigma_uJy=sigma),
+    )
+    with pytest.raises(ValueError, match="a number, one per stamp, or 'estimate'"):
+        deblender.deblend(stamps, refine=True, noise_sigma_uJy="guess")
+
+
 def test_neighbour_modes_refuse_bad_arguments(deblender, stamps):
     with pytest.raises(ValueError, match="needs the pixel noise: pass noise_sigma_uJy"):
         deblender.deblend(stamps, neighbours="check")

@@ -97,6 +97,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "galaxy is bright (with each stamp's true noise sigma); "
         "Deblender.deblend(..., refine=True)",
     )
+    parser.add_argument(
+        "--estimate-noise",
+        action="store_true",
+        help="with --neighbours check/subtract or --refine: give the deblender the noise "
+        "level estimated from the stamps instead of the true one "
+        "(Deblender.deblend(..., noise_sigma_uJy='estimate'))",
+    )
     parser.set_defaults(func=run)
 
 
@@ -136,6 +143,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
         cmd += ["--neighbours", args.neighbours]
     if getattr(args, "refine", False):
         cmd.append("--refine")
+    if getattr(args, "estimate_noise", False):
+        cmd.append("--estimate-noise")
     return cmd
 
 
@@ -156,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         symmetrize=args.symmetrize,
         neighbours=args.neighbours,
         refine=args.refine,
+        estimate_noise=args.estimate_noise,
         command_line=command_line(args),
     )
     sys.stdout.write(result.table1())

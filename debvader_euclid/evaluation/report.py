@@ -407,6 +407,7 @@ def evaluate(
     symmetrize: bool = False,
     neighbours: str = "keep",
     refine: bool = False,
+    estimate_noise: bool = False,
     command_line: list[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained model on a data set and write the report folder ``out``.
@@ -448,6 +449,12 @@ def evaluate(
         Blended data sets: combine each prediction with the data where the central
         galaxy is bright (:mod:`debvader_euclid.refine`, with each stamp's true
         noise sigma); recorded in ``evaluation.json``.
+    estimate_noise : bool
+        Give the deblender (``neighbours``, ``refine``) the noise level estimated
+        from the evaluated stamps (:func:`debvader_euclid.noise.estimate_noise_sigma`,
+        one value) instead of each stamp's true sigma, as a user without a noise
+        map would; the sep baseline keeps the true sigma. The estimate is recorded
+        in ``evaluation.json``.
     command_line : list of str, optional
         The command that ran this evaluation, recorded in ``evaluation.json``.
 
@@ -474,6 +481,11 @@ def evaluate(
         raise ValueError(f"n_panels must be >= 0, got {n_panels}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if estimate_noise and neighbours == "keep" and not refine:
+        raise ValueError(
+            "estimate_noise gives the noise level to the neighbour handling and to refine: "
+            "use it with neighbours 'check' or 'subtract', or with refine"
+        )
     check_output_folder(out, overwrite, "report folder", "the report files")
 
     manifest = load_manifest(data)
@@ -507,8 +519,20 @@ def evaluate(
         raise ValueError(f"data set {data} holds no examples to evaluate")
     images, truth = arrays[INPUT_FIELD[kind]], arrays[TARGET_FIELD]
     sigma = np.asarray(arrays["noise_sigma_uJy"], dtype=np.float64)
+    sigma_model = sigma
+    sigma_estimate = None
+    if estimate_noise:
+        from debvader_euclid.noise import estimate_noise_sigma
+
+        sigma_estimate = estimate_noise_sigma(images)
+        sigma_model = np.full(n, sigma_estimate)
+        log.info(
+            "noise estimated from the stamps: %.6g uJy/pixel (true median %.6g)",
+            sigma_estimate,
+            float(np.median(sigma)),
+        )
     log.info("predicting %d %s stamps with the %s", n, kind, predictor.stage)
-    predictions_uJy = predictor.predict(images, batch_size=batch_size, noise_sigma_uJy=sigma)
+    predictions_uJy = predictor.predict(images, batch_size=batch_size, noise_sigma_uJy=sigma_model)
 
     flux_pred = predicted_flux_uJy(predictions_uJy)
     floor = noise_floor_fractional(truth, sigma)
@@ -635,6 +659,7 @@ def evaluate(
             "symmetrize": bool(symmetrize),
             "neighbours": neighbours,
             "refine": bool(refine),
+            "noise_sigma_estimated_uJy": sigma_estimate,
             **predictor.describe(),
         },
         "data": {
@@ -875,6 +900,12 @@ def report_markdown(
         + (
             "; refined: combined with the data where the central galaxy is bright (`refine=True`)"
             if model.get("refine")
+            else ""
+        )
+        + (
+            "; noise level estimated from the stamps, "
+            f"{model['noise_sigma_estimated_uJy']:.5g} uJy/pixel (`noise_sigma_uJy='estimate'`)"
+            if model.get("noise_sigma_estimated_uJy") is not None
             else ""
         ),
         f"- model pixel error (rms of (prediction - truth) / prediction over the pixels "

@@ -265,6 +265,18 @@ def test_refine_through_the_cli(
     pixel_errors = read_csv(out / "pixel_errors.csv")
     assert pixel_errors["n_pixels"].sum() > 0
     assert info["model_pixel_error"]["rms_above_min_snr"] > 0
+    assert info["model"]["noise_sigma_estimated_uJy"] is None
+
+    estimated = tmp_path / "estimated"
+    argv = [a if a != str(out) else str(estimated) for a in args] + ["--estimate-noise"]
+    assert main(argv) == 0
+    info = json.loads((estimated / "evaluation.json").read_text())
+    sigma_true = float(np.median(data["noise_sigma_uJy"]))
+    assert info["model"]["noise_sigma_estimated_uJy"] == pytest.approx(sigma_true, rel=0.1)
+    assert "noise level estimated from the stamps" in (estimated / "report.md").read_text()
+    with caplog.at_level(logging.ERROR):
+        assert main([*args[:-1], "--out", str(tmp_path / "x"), "--estimate-noise"]) == 2
+    assert "use it with neighbours 'check' or 'subtract', or with refine" in caplog.text
 
     isolated = ["evaluate", "--model", str(trained_vae), "--data", str(isolated_data)]
     isolated += ["--out", str(tmp_path / "iso"), "--refine", "--no-sep"]
