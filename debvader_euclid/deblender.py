@@ -343,19 +343,9 @@ class Deblender:
                 "noise_sigma_uJy (uJy/pixel, one value or one per stamp), or "
                 "noise_sigma_uJy='estimate' to measure it from the stamps"
             )
-        from debvader_euclid.baselines.sep_photometry import noise_sigma_per_stamp
-        from debvader_euclid.noise import ESTIMATE, estimate_noise_sigma
+        from debvader_euclid.noise import noise_sigma_for
 
-        if isinstance(noise_sigma_uJy, str):
-            if noise_sigma_uJy != ESTIMATE:
-                raise ValueError(
-                    f"noise_sigma_uJy must be a number, one per stamp, or {ESTIMATE!r}; "
-                    f"got {noise_sigma_uJy!r}"
-                )
-            if len(stamps) == 0:
-                return np.empty(0, dtype=np.float64)
-            noise_sigma_uJy = estimate_noise_sigma(stamps)
-        return noise_sigma_per_stamp(noise_sigma_uJy, len(stamps))
+        return noise_sigma_for(noise_sigma_uJy, stamps)
 
     def _predict(self, stamps: np.ndarray) -> np.ndarray:
         """Network prediction for validated ``(N, S, S)`` float32 stamps, one call."""

@@ -121,3 +121,39 @@ def estimate_noise_sigma(stamps: np.ndarray) -> float:
         )
     logger.info("pixel noise estimated from %d stamp(s): %.6g uJy/pixel", len(stamps), sigma)
     return sigma
+
+
+def noise_sigma_for(noise_sigma_uJy: float | np.ndarray | str, stamps: np.ndarray) -> np.ndarray:
+    """One noise sigma per stamp, uJy/pixel, from a value, one per stamp, or ``"estimate"``.
+
+    Parameters
+    ----------
+    noise_sigma_uJy : float, array_like or "estimate"
+        One value for all stamps, one per stamp (``(N,)``), or :data:`ESTIMATE`
+        (:func:`estimate_noise_sigma` of ``stamps``).
+    stamps : numpy.ndarray
+        ``(N, S, S)`` stamps, uJy/pixel.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` float64, uJy/pixel, finite and > 0.
+
+    Raises
+    ------
+    ValueError
+        Another string, a wrong number of values, a value not finite and > 0, or
+        stamps the noise cannot be estimated from.
+    """
+    from debvader_euclid.baselines.sep_photometry import noise_sigma_per_stamp
+
+    if isinstance(noise_sigma_uJy, str):
+        if noise_sigma_uJy != ESTIMATE:
+            raise ValueError(
+                f"noise_sigma_uJy must be a number, one per stamp, or {ESTIMATE!r}; "
+                f"got {noise_sigma_uJy!r}"
+            )
+        if len(stamps) == 0:
+            return np.empty(0, dtype=np.float64)
+        noise_sigma_uJy = estimate_noise_sigma(stamps)
+    return noise_sigma_per_stamp(noise_sigma_uJy, len(stamps))

@@ -30,9 +30,9 @@ import pandas as pd
 from debvader_euclid.baselines.sep_photometry import (
     DEFAULT_MAX_CENTRE_DISTANCE_PIX,
     find_central,
-    noise_sigma_per_stamp,
 )
 from debvader_euclid.metrics import as_stamps
+from debvader_euclid.noise import noise_sigma_for
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ DETECTION_COLUMNS = ("central_detected", "offset_pixels", "n_sources")
 
 def central_detection(
     images: np.ndarray,
-    noise_sigma_uJy: float | np.ndarray,
+    noise_sigma_uJy: float | np.ndarray | str,
     max_offset_pixels: float = DEFAULT_MAX_CENTRE_DISTANCE_PIX,
     thresh_nsigma: float = 1.5,
 ) -> pd.DataFrame:
@@ -55,9 +55,10 @@ def central_detection(
         centred on the galaxy to deblend (the stamps given to
         :meth:`Deblender.deblend <debvader_euclid.Deblender.deblend>`), background
         subtracted.
-    noise_sigma_uJy : float or array_like
+    noise_sigma_uJy : float, array_like or "estimate"
         Standard deviation of the pixel noise, uJy/pixel: one value, or one per
-        stamp, shape ``(N,)``; > 0.
+        stamp, shape ``(N,)``; > 0. ``"estimate"``: measured from the stamps
+        (:func:`debvader_euclid.noise.estimate_noise_sigma`).
     max_offset_pixels : float
         Largest distance, pixels (0.1 arcsec), from the stamp centre to the
         barycentre of the detection taken as the central galaxy (default 2).
@@ -87,7 +88,7 @@ def central_detection(
     """
     stamps = as_stamps(images)
     n = stamps.shape[0]
-    sigma = noise_sigma_per_stamp(noise_sigma_uJy, n)
+    sigma = noise_sigma_for(noise_sigma_uJy, stamps)
     if not (math.isfinite(max_offset_pixels) and max_offset_pixels >= 0):
         raise ValueError(f"max_offset_pixels must be finite and >= 0; got {max_offset_pixels}")
     if not (math.isfinite(thresh_nsigma) and thresh_nsigma > 0):

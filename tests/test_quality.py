@@ -34,6 +34,11 @@ def test_detected_missing_and_offset_centrals():
     assert flags["n_sources"].tolist() == [1, 0, 1]
     # The offset limit is the caller's: 6 pixels accepts the shifted galaxy.
     assert central_detection(images[2:], SIGMA, max_offset_pixels=6.0)["central_detected"][0]
+    # Without a noise map the noise is estimated from the stamps: same flags here.
+    estimated = central_detection(images, "estimate")
+    assert estimated["central_detected"].tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="or 'estimate'"):
+        central_detection(images, "auto")
 
 
 def test_faint_central_under_a_bright_close_neighbour_is_flagged():
