@@ -2,7 +2,7 @@
 
 Prints the throughput of ``Deblender.deblend`` (several batch sizes; then, at the
 best one, ``symmetrize=True``, ``neighbours`` "subtract" and "check", and
-"check" with ``refine=True``) and of the
+"check" with ``refine=True``, without and with ``symmetrize=True``) and of the
 SExtractor-style baseline (``sep_central_photometry``: detection, deblending,
 Kron photometry) on the same blended stamps, measured in the same run, and the
 ratio to the goal of 1,500 stamps per second on this machine.
@@ -97,15 +97,30 @@ def main() -> None:
         f"({rate / sep_rate:5.2f}x sep; {rate / rates[best]:4.2f}x the default; "
         "the accuracy mode, not held to the goal)"
     )
-    for mode, refine in (("subtract", False), ("check", False), ("check", True)):
+    settings = (
+        ("subtract", False, False),
+        ("check", False, False),
+        ("check", True, False),
+        ("check", True, True),
+    )
+    for mode, refine, symmetrize in settings:
         rate = best_rate(
-            lambda mode=mode, refine=refine: deblender.deblend(
-                stamps, batch_size=best, neighbours=mode, refine=refine, noise_sigma_uJy=sigma
+            lambda mode=mode, refine=refine, symmetrize=symmetrize: deblender.deblend(
+                stamps,
+                batch_size=best,
+                neighbours=mode,
+                refine=refine,
+                symmetrize=symmetrize,
+                noise_sigma_uJy=sigma,
             ),
             n,
             args.repeats,
         )
-        label = f"neighbours={mode!r}" + (", refine=True" if refine else "")
+        label = (
+            f"neighbours={mode!r}"
+            + (", refine=True" if refine else "")
+            + (", symmetrize=True" if symmetrize else "")
+        )
         print(
             f"Deblender.deblend({label}), batch {best}: {rate:9.1f} stamps/s "
             f"({rate / sep_rate:5.2f}x sep; {rate / rates[best]:4.2f}x the default; "
