@@ -291,26 +291,29 @@ class Deblender:
             def predict(chunk: np.ndarray) -> np.ndarray:
                 return dihedral_average(self._predict, chunk)
 
+        if sigma is not None:  # neighbours and/or refine
+            from debvader_euclid import neighbours as nb
+            from debvader_euclid.refine import combine_with_data
+
         out = np.empty_like(stamps)
         for start in range(0, len(stamps), batch_size):
             chunk = stamps[start : start + batch_size]
-            if neighbours == "keep":
-                result = predict(chunk)
-            else:
-                from debvader_euclid import neighbours as nb
-
-                plain = predict(chunk)
-                result = nb.deblend_subtracting_neighbours(
-                    predict, chunk, sigma[start : start + len(chunk)], plain=plain
+            result = predict(chunk)
+            if sigma is not None:
+                chunk_sigma = sigma[start : start + len(chunk)]
+                detections = nb.detect_neighbours(chunk, chunk_sigma)
+            if neighbours != "keep":
+                subtracted = nb.deblend_subtracting_neighbours(
+                    predict, chunk, chunk_sigma, plain=result, detections=detections
                 )
                 if neighbours == "check":
-                    result = nb.check_with_neighbours(plain, result)
+                    result = nb.check_with_neighbours(result, subtracted)
+                else:
+                    result = subtracted
             if refine:
-                from debvader_euclid.neighbours import model_neighbours
-                from debvader_euclid.refine import combine_with_data
-
-                chunk_sigma = sigma[start : start + len(chunk)]
-                others = model_neighbours(predict, chunk, chunk_sigma, result)
+                others = nb.model_neighbours(
+                    predict, chunk, chunk_sigma, result, detections=detections
+                )
                 result = combine_with_data(result, others, chunk, chunk_sigma)
             out[start : start + len(chunk)] = result
         return restore(out)

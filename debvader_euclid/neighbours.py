@@ -58,6 +58,7 @@ import logging
 import math
 import zlib
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -183,6 +184,7 @@ def deblend_subtracting_neighbours(
     seed: int = 0,
     max_centre_distance_pix: float = DEFAULT_MAX_CENTRE_DISTANCE_PIX,
     plain: np.ndarray | None = None,
+    detections: NeighbourDetections | None = None,
 ) -> np.ndarray:
     """The central galaxy of each stamp, deblended after its bright neighbours are subtracted.
 
@@ -211,6 +213,9 @@ def deblend_subtracting_neighbours(
     plain : numpy.ndarray, optional
         ``predict(stamps)`` when the caller has it already (the check does), so it is
         not computed twice.
+    detections : NeighbourDetections, optional
+        ``detect_neighbours(stamps, sigma_uJy, seed, max_centre_distance_pix)`` when
+        the caller has it already (refining does), so sep does not run twice.
 
     Returns
     -------
@@ -227,7 +232,9 @@ def deblend_subtracting_neighbours(
     elif plain.shape != stamps.shape:
         raise ValueError(f"plain has shape {plain.shape}, the stamps {stamps.shape}")
     plain_flux = plain.sum(axis=(1, 2), dtype=np.float64)
-    owners, offsets, fills = _detect_neighbours(stamps, sigma_uJy, seed, max_centre_distance_pix)
+    if detections is None:
+        detections = detect_neighbours(stamps, sigma_uJy, seed, max_centre_distance_pix)
+    owners, offsets = detections.owners, detections.offsets
     central = np.array(plain, dtype=np.float32, copy=True)
     if not owners:
         return central
@@ -236,16 +243,10 @@ def deblend_subtracting_neighbours(
     with_neighbours = np.unique(owners)
     row_of = {int(i): row for row, i in enumerate(with_neighbours)}
     sub_stamps = stamps[with_neighbours]
+    rows = [row_of[i] for i in owners]
     sub_central = np.zeros_like(sub_stamps)
     for _ in range(n_passes):
-        residual = sub_stamps - sub_central
-        shifted = np.stack(
-            [
-                recentre(residual[row_of[i]], dy, dx, fill)
-                for i, (dy, dx), fill in zip(owners, offsets, fills, strict=True)
-            ]
-        )
-        models = np.asarray(predict(shifted), dtype=np.float32)
+        models = _model_each(predict, sub_stamps - sub_central, rows, detections)
         model_flux = models.sum(axis=(1, 2), dtype=np.float64)
         bright_total = np.zeros_like(sub_stamps)
         for model, flux, i, (dy, dx) in zip(models, model_flux, owners, offsets, strict=True):
@@ -264,33 +265,82 @@ def deblend_subtracting_neighbours(
     return central
 
 
-def _detect_neighbours(
+class NeighbourDetections(NamedTuple):
+    """The neighbours detected in a batch of stamps (:func:`detect_neighbours`).
+
+    Attributes
+    ----------
+    owners : list of int
+        Index of the stamp each neighbour belongs to.
+    offsets : list of (int, int)
+        ``(dy, dx)`` pixels from the stamp centre to each neighbour.
+    fills : list of numpy.ndarray
+        ``(S, S)`` float32 noise, uJy/pixel, for the pixels shifted into the stamp
+        re-centred on each neighbour.
+    """
+
+    owners: list[int]
+    offsets: list[tuple[int, int]]
+    fills: list[np.ndarray]
+
+
+def detect_neighbours(
     stamps: np.ndarray,
     sigma_uJy: np.ndarray,
-    seed: int,
-    max_centre_distance_pix: float,
-) -> tuple[list[int], list[tuple[int, int]], list[np.ndarray]]:
-    """Every detected neighbour: its stamp, its offset (pixels) and its noise fill (uJy/pixel).
+    seed: int = 0,
+    max_centre_distance_pix: float = DEFAULT_MAX_CENTRE_DISTANCE_PIX,
+) -> NeighbourDetections:
+    """Every neighbour sep detects in the stamps, with the noise to re-centre on it.
 
-    The fill of a stamp's neighbours comes from the generator seeded with ``seed``
-    and the CRC-32 of the stamp's bytes, so it does not depend on the other stamps.
+    Parameters
+    ----------
+    stamps : numpy.ndarray
+        ``(N, S, S)`` float32 stamps, uJy/pixel.
+    sigma_uJy : numpy.ndarray
+        ``(N,)`` pixel noise standard deviation of each stamp, uJy/pixel, > 0.
+    seed : int
+        The fill of a stamp's neighbours comes from the generator seeded with
+        ``seed`` and the CRC-32 of the stamp's bytes, so it does not depend on the
+        other stamps or on how they were split into batches.
+    max_centre_distance_pix : float
+        Detections within this many pixels of the centre are the central galaxy.
+
+    Returns
+    -------
+    NeighbourDetections
     """
     size = stamps.shape[-1]
-    owners: list[int] = []
-    offsets: list[tuple[int, int]] = []
-    fills: list[np.ndarray] = []
+    found = NeighbourDetections([], [], [])
     for i in range(len(stamps)):
-        found = neighbour_offsets(stamps[i], float(sigma_uJy[i]), max_centre_distance_pix)
-        if not found:
+        offsets = neighbour_offsets(stamps[i], float(sigma_uJy[i]), max_centre_distance_pix)
+        if not offsets:
             continue
         checksum = zlib.crc32(np.ascontiguousarray(stamps[i]).tobytes())
         rng = np.random.default_rng([seed, checksum])
-        for offset in found:
-            owners.append(i)
-            offsets.append(offset)
-            fills.append(rng.normal(0.0, float(sigma_uJy[i]), (size, size)).astype(np.float32))
-    logger.debug("%d neighbour(s) detected in %d stamp(s)", len(owners), len(stamps))
-    return owners, offsets, fills
+        for offset in offsets:
+            found.owners.append(i)
+            found.offsets.append(offset)
+            found.fills.append(
+                rng.normal(0.0, float(sigma_uJy[i]), (size, size)).astype(np.float32)
+            )
+    logger.debug("%d neighbour(s) detected in %d stamp(s)", len(found.owners), len(stamps))
+    return found
+
+
+def _model_each(
+    predict: Callable[[np.ndarray], np.ndarray],
+    residual: np.ndarray,
+    rows: list[int],
+    detections: NeighbourDetections,
+) -> np.ndarray:
+    """Each neighbour deblended from its ``residual[row]`` re-centred on it (one call)."""
+    shifted = np.stack(
+        [
+            recentre(residual[row], dy, dx, fill)
+            for row, (dy, dx), fill in zip(rows, detections.offsets, detections.fills, strict=True)
+        ]
+    )
+    return np.asarray(predict(shifted), dtype=np.float32)
 
 
 def model_neighbours(
@@ -300,6 +350,7 @@ def model_neighbours(
     central: np.ndarray,
     seed: int = 0,
     max_centre_distance_pix: float = DEFAULT_MAX_CENTRE_DISTANCE_PIX,
+    detections: NeighbourDetections | None = None,
 ) -> np.ndarray:
     """The light of every detected neighbour, modelled by the deblender, summed per stamp.
 
@@ -323,6 +374,8 @@ def model_neighbours(
         (as in :func:`deblend_subtracting_neighbours`).
     max_centre_distance_pix : float
         Detections within this many pixels of the centre are the central galaxy.
+    detections : NeighbourDetections, optional
+        :func:`detect_neighbours` of these stamps when the caller has it already.
 
     Returns
     -------
@@ -331,19 +384,13 @@ def model_neighbours(
     """
     if central.shape != stamps.shape:
         raise ValueError(f"central has shape {central.shape}, the stamps {stamps.shape}")
-    owners, offsets, fills = _detect_neighbours(stamps, sigma_uJy, seed, max_centre_distance_pix)
+    if detections is None:
+        detections = detect_neighbours(stamps, sigma_uJy, seed, max_centre_distance_pix)
     total = np.zeros(stamps.shape, dtype=np.float32)
-    if not owners:
+    if not detections.owners:
         return total
-    residual = stamps - central
-    shifted = np.stack(
-        [
-            recentre(residual[i], dy, dx, fill)
-            for i, (dy, dx), fill in zip(owners, offsets, fills, strict=True)
-        ]
-    )
-    models = np.asarray(predict(shifted), dtype=np.float32)
-    for model, i, (dy, dx) in zip(models, owners, offsets, strict=True):
+    models = _model_each(predict, stamps - central, detections.owners, detections)
+    for model, i, (dy, dx) in zip(models, detections.owners, detections.offsets, strict=True):
         total[i] += place_back(model, dy, dx)
     return total
 

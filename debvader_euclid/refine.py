@@ -24,7 +24,8 @@ the neighbour's model error would enter with the data.
 What it changes (figures and commands: the results page of the documentation):
 the flux of bright galaxies becomes several times more precise, at the price of a
 little noise in the brightest pixels of the returned image (``g sigma`` per pixel,
-at most a few per cent of the pixel's value) and a slightly larger std of the flux
+at most ``epsilon / 2`` of the model's value: with ``t = epsilon c / sigma`` and no
+neighbour, ``g sigma / c = epsilon t / (1 + t^2)``) and a slightly larger std of the flux
 residuals over all blends.
 """
 
