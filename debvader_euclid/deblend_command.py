@@ -156,13 +156,14 @@ def run(args: argparse.Namespace) -> int:
     """Deblend ``args.stamps`` into ``args.out``; see the module docstring."""
     from data_generation.catalog import flux_to_mag
     from data_generation.io_utils import atomic_path, check_output_folder, write_json_atomic
-    from debvader_euclid.deblender import Deblender
+    from debvader_euclid.deblender import Deblender, uses_noise_sigma
     from debvader_euclid.quality import central_detection
     from debvader_euclid.stamp_files import FitsCubeWriter, open_stamp_cube
 
     out = Path(args.out)
     flag = not args.no_quality_flag
-    if (args.neighbours != "keep" or args.refine) and args.noise_sigma is None:
+    needs_noise = uses_noise_sigma(args.neighbours, args.refine)
+    if needs_noise and args.noise_sigma is None:
         needs = f"--neighbours {args.neighbours}" if args.neighbours != "keep" else "--refine"
         raise ValueError(
             f"--noise-sigma (uJy/pixel) is needed by {needs} to detect the neighbours: "
@@ -232,9 +233,7 @@ def run(args: argparse.Namespace) -> int:
                     symmetrize=args.symmetrize,
                     neighbours=args.neighbours,
                     refine=args.refine,
-                    noise_sigma_uJy=(
-                        None if args.neighbours == "keep" and not args.refine else noise_sigma
-                    ),
+                    noise_sigma_uJy=(noise_sigma if needs_noise else None),
                 )
             except ValueError as err:  # say where, and give the command-line fix
                 where = f"stamps {first} to {first + len(chunk) - 1} of {args.stamps}"

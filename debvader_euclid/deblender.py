@@ -35,6 +35,15 @@ _IMPLAUSIBLE_PIXEL_UJY = 1e4
 NONFINITE_POLICIES = ("raise", "zero")
 
 
+def uses_noise_sigma(neighbours: str, refine: bool) -> bool:
+    """Whether :meth:`Deblender.deblend` needs (and accepts) ``noise_sigma_uJy``.
+
+    The neighbours are detected with sep, so every ``neighbours`` mode but
+    ``"keep"``, and ``refine``, need the pixel noise; the network alone does not.
+    """
+    return neighbours != "keep" or refine
+
+
 def packaged_models_folder() -> Path:
     """Folder of the shipped models (inside the installed package)."""
     return Path(str(importlib.resources.files(PACKAGED_MODELS)))
@@ -332,7 +341,7 @@ class Deblender:
             raise ValueError(
                 f"neighbours must be one of {', '.join(NEIGHBOUR_MODES)}, got {neighbours!r}"
             )
-        if neighbours == "keep" and not refine:
+        if not uses_noise_sigma(neighbours, refine):
             if noise_sigma_uJy is not None:
                 raise ValueError(
                     "noise_sigma_uJy is only used to detect neighbours and to refine: pass "

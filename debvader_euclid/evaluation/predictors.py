@@ -197,7 +197,7 @@ def load_predictor(
             raise _wrong_stage(path, stage, kind)
 
     if kind == "blended":
-        from debvader_euclid.deblender import Deblender
+        from debvader_euclid.deblender import Deblender, uses_noise_sigma
 
         deblender = Deblender.load(model, verify=verify)
         log.info("evaluating with the deblender in %s", deblender.folder)
@@ -212,7 +212,7 @@ def load_predictor(
                 symmetrize=symmetrize,
                 neighbours=neighbours,
                 refine=refine,
-                noise_sigma_uJy=None if neighbours == "keep" and not refine else sigma,
+                noise_sigma_uJy=sigma if uses_noise_sigma(neighbours, refine) else None,
             ),
         )
 

@@ -481,7 +481,9 @@ def evaluate(
         raise ValueError(f"n_panels must be >= 0, got {n_panels}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if estimate_noise and neighbours == "keep" and not refine:
+    from debvader_euclid.deblender import uses_noise_sigma
+
+    if estimate_noise and not uses_noise_sigma(neighbours, refine):
         raise ValueError(
             "estimate_noise gives the noise level to the neighbour handling and to refine: "
             "use it with neighbours 'check' or 'subtract', or with refine"
