@@ -129,6 +129,29 @@ class TrainingConfig:
         :mod:`debvader_euclid.neighbours`); this teaches it to keep that light.
         Validation blends are never changed. Tried once, not used by the shipped
         models (``configs/README.md``).
+    neighbour_swap : float
+        Stage 2 only: probability, in [0, 1], that a training blend's neighbour is
+        replaced by the neighbour of another blend of the same batch, turned by a
+        random one of the 8 rotations and flips about the stamp centre (input
+        ``blend_noisy - neighbour_noiseless + other_neighbour``: the central galaxy and
+        its own noise, a new neighbour); 0 (default): never. The data sets draw each
+        neighbour independently of its central galaxy (:mod:`data_generation.pipeline`),
+        so swapped pairs follow the same distribution, up to the central galaxy's
+        sub-pixel offset (at most 0.5 pixel per axis) and one pixel from the turn, while
+        the network sees new pairs every epoch instead of the same ones. Cannot be used
+        with ``blendedness_boost``, whose weights belong to the original pairs.
+        Validation blends are never changed.
+    noise_scale_range : (float, float)
+        Smallest and largest factor by which the pixel noise of a training input is
+        scaled, drawn per example log-uniformly between them from stateless seeds;
+        ``(1, 1)`` (default): the data set's noise as it is. The noise of an example is
+        exactly known (input minus its noiseless galaxies), so ``clean + s * noise`` is
+        the same scene with Gaussian noise of ``s`` times the data set's sigma. A network
+        trained at one noise level misjudges the light of faint outskirts at another (an
+        m_lim = 27.1 defined in a 1.3-arcsec aperture instead of PSF-optimally gives a
+        third of the noise, a survey 0.6 mag shallower 1.74 times as much); training over
+        a range of levels teaches it to read the level from the stamp. Validation
+        inputs are never changed.
     """
 
     seed: int = 0
@@ -152,8 +175,18 @@ class TrainingConfig:
     flux_weight: float = 0.0
     flux_residual: str = "relative"
     neighbour_dropout: float = 0.0
+    neighbour_swap: float = 0.0
+    noise_scale_range: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
+        # JSON gives a list; the configuration keeps a tuple (hashable, like the rest)
+        scale = self.noise_scale_range
+        if not (isinstance(scale, (list, tuple)) and len(scale) == 2):
+            raise ValueError(
+                "noise_scale_range must be a pair [smallest, largest] of noise factors, "
+                f"got {scale!r}"
+            )
+        object.__setattr__(self, "noise_scale_range", (float(scale[0]), float(scale[1])))
         self.validate()
 
     def validate(self) -> None:
@@ -216,6 +249,23 @@ class TrainingConfig:
             raise ValueError(
                 f"neighbour_dropout must be in [0, 1) (the fraction of training blends "
                 f"shown without their neighbour), got {self.neighbour_dropout}"
+            )
+        if not 0 <= self.neighbour_swap <= 1:
+            raise ValueError(
+                f"neighbour_swap must be in [0, 1] (the fraction of training blends "
+                f"given another blend's neighbour), got {self.neighbour_swap}"
+            )
+        low, high = self.noise_scale_range
+        if not (math.isfinite(high) and 0 < low <= high):
+            raise ValueError(
+                "noise_scale_range must be a pair of finite factors 0 < smallest <= largest "
+                f"(e.g. [0.33, 2.0]; [1, 1] leaves the noise alone), got {self.noise_scale_range}"
+            )
+        if self.neighbour_swap > 0 and self.blendedness_boost > 0:
+            raise ValueError(
+                "neighbour_swap cannot be combined with blendedness_boost: the boost "
+                "weights each blend by the blendedness of its original pair; set one of "
+                "them to 0"
             )
 
     def to_dict(self) -> dict[str, Any]:

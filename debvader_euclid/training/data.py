@@ -11,6 +11,13 @@ Pipeline of one training epoch ``e``::
     read_dataset(train shards, shard order shuffled with seed f(seed, e), 8 shards interleaved)
       -> shuffle(shuffle_buffer, seed f(seed, e))
       -> batch(batch_size) -> take(steps_per_epoch)
+      -> the input's noise scaled by a factor drawn log-uniformly per example
+         (input = noiseless galaxies + s * (input - noiseless galaxies)), stateless
+         seeds (f(seed, e), batch index)  [if noise_scale_range is not (1, 1)]
+      -> neighbour of a random fraction of the blends replaced by the next blend's
+         in the batch, randomly turned (input = blend_noisy - neighbour_noiseless
+         + other neighbour), stateless seeds (f(seed, e), batch index)
+         [stage 2, if neighbour_swap > 0]
       -> neighbour removed from the input of a random fraction of the blends
          (input = blend_noisy - neighbour_noiseless), stateless seeds
          (f(seed, e), batch index)  [stage 2, if neighbour_dropout > 0]
@@ -61,7 +68,8 @@ BALANCE_FIELD = "central_mag_vis"
 #: Truth field of the hard-blend loss weights (blended data sets only).
 BLEND_FIELD = "blendedness"
 
-#: Input field of stage 2, and the truth field that ``neighbour_dropout`` subtracts from it.
+#: Input field of stage 2, and the truth field that ``neighbour_dropout`` and
+#: ``neighbour_swap`` subtract from it.
 BLEND_INPUT = "blend_noisy"
 NEIGHBOUR_FIELD = "neighbour_noiseless"
 
@@ -490,6 +498,110 @@ def drop_neighbours(
     return tf.where(drop, blends - neighbours, blends)
 
 
+def scale_noise(
+    inputs: tf.Tensor, clean: tf.Tensor, scale_range: tuple[float, float], seed: tf.Tensor
+) -> tf.Tensor:
+    """Scale the noise of a batch of inputs by a random factor per example.
+
+    Parameters
+    ----------
+    inputs : tf.Tensor
+        ``(B, S, S)`` noisy inputs, uJy/pixel.
+    clean : tf.Tensor
+        ``(B, S, S)`` the same scenes without noise (every galaxy in them), uJy/pixel.
+    scale_range : (float, float)
+        Smallest and largest factor; drawn log-uniformly between them.
+    seed : tf.Tensor
+        Stateless seed, shape ``(2,)`` int64.
+
+    Returns
+    -------
+    tf.Tensor
+        ``clean + s * (inputs - clean)``: white Gaussian noise of sigma ``s`` times
+        the inputs', on the same galaxies.
+    """
+    low, high = (math.log(float(v)) for v in scale_range)
+    # a stream of its own (swap_neighbours folds in 2 and 3, drop_neighbours 1)
+    draw_seed = tf.random.experimental.stateless_fold_in(seed, 4)
+    log_scale = tf.random.stateless_uniform(
+        tf.shape(inputs)[:1], draw_seed, minval=low, maxval=high
+    )
+    scale = tf.reshape(tf.exp(log_scale), [-1, 1, 1])
+    return clean + scale * (inputs - clean)
+
+
+def swap_neighbours(
+    blends: tf.Tensor, neighbours: tf.Tensor, probability: float, seed: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Give a random fraction of a batch of blends another blend's neighbour.
+
+    Example ``i`` takes the neighbour of example ``i + 1`` (the last takes the
+    first's; after the shuffle buffer, consecutive examples are unrelated), turned by
+    one of the 8 rotations and flips about the stamp centre, drawn per example.
+
+    Parameters
+    ----------
+    blends : tf.Tensor
+        ``(B, S, S)`` noisy blends, uJy/pixel.
+    neighbours : tf.Tensor
+        ``(B, S, S)`` their noiseless neighbours, uJy/pixel.
+    probability : float
+        Chance, per example, that the neighbour is swapped.
+    seed : tf.Tensor
+        Stateless seed, shape ``(2,)`` int64.
+
+    Returns
+    -------
+    blends : tf.Tensor
+        ``blends - neighbours + new_neighbours`` for the chosen examples (their
+        central galaxy and noise are kept), ``blends`` for the others.
+    neighbours : tf.Tensor
+        The neighbour each returned blend now holds, uJy/pixel.
+    """
+    # streams of their own: drop_neighbours folds in 1, random_symmetries uses the seed
+    draw_seed = tf.random.experimental.stateless_fold_in(seed, 2)
+    turn_seed = tf.random.experimental.stateless_fold_in(seed, 3)
+    draws = tf.random.stateless_uniform(tf.shape(blends)[:1], draw_seed)
+    swap = tf.reshape(draws < probability, [-1, 1, 1])
+    others = dihedral_transform(
+        tf.roll(neighbours, shift=-1, axis=0), _dihedral_bits(neighbours, turn_seed)
+    )
+    new_neighbours = tf.where(swap, others, neighbours)
+    return blends - neighbours + new_neighbours, new_neighbours
+
+
+def _dihedral_bits(images: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Three independent fair bits per example (transpose, flip up-down, flip left-right)."""
+    bits = tf.random.stateless_uniform(
+        [3, tf.shape(images)[0], 1, 1], seed=seed, minval=0, maxval=2, dtype=tf.int32
+    )
+    return tuple(tf.unstack(tf.cast(bits, tf.bool)))
+
+
+def dihedral_transform(
+    images: tf.Tensor, bits: tuple[tf.Tensor, tf.Tensor, tf.Tensor]
+) -> tf.Tensor:
+    """Transpose, flip up-down and flip left-right each image where its bit is set.
+
+    Parameters
+    ----------
+    images : tf.Tensor
+        ``(B, S, S)`` images.
+    bits : tuple of tf.Tensor
+        Three ``(B, 1, 1)`` booleans: transpose, flip up-down, flip left-right. Their 8
+        combinations are exactly the 8 symmetries of the square.
+
+    Returns
+    -------
+    tf.Tensor
+        ``(B, S, S)``.
+    """
+    transpose, flip_ud, flip_lr = bits
+    images = tf.where(transpose, tf.transpose(images, [0, 2, 1]), images)
+    images = tf.where(flip_ud, tf.reverse(images, axis=[1]), images)
+    return tf.where(flip_lr, tf.reverse(images, axis=[2]), images)
+
+
 def random_symmetries(x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Apply a random symmetry of the square to each pair of a batch of images.
 
@@ -513,17 +625,8 @@ def random_symmetries(x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> tuple[tf.T
     tuple of tf.Tensor
         Both ``(B, S, S)``.
     """
-    bits = tf.random.stateless_uniform(
-        [3, tf.shape(x)[0], 1, 1], seed=seed, minval=0, maxval=2, dtype=tf.int32
-    )
-    transpose, flip_ud, flip_lr = tf.unstack(tf.cast(bits, tf.bool))
-
-    def transform(images: tf.Tensor) -> tf.Tensor:
-        images = tf.where(transpose, tf.transpose(images, [0, 2, 1]), images)
-        images = tf.where(flip_ud, tf.reverse(images, axis=[1]), images)
-        return tf.where(flip_lr, tf.reverse(images, axis=[2]), images)
-
-    return transform(x), transform(y)
+    bits = _dihedral_bits(x, seed)
+    return dihedral_transform(x, bits), dihedral_transform(y, bits)
 
 
 def steps_per_epoch(split: DataSplit, config: TrainingConfig, drop_remainder: bool = False) -> int:
@@ -578,12 +681,16 @@ def _epoch_dataset(
     inp, tgt = split.fields
     seed = epoch_seed(config.seed, epoch)
     dropout = float(config.neighbour_dropout)
-    if dropout > 0 and inp != BLEND_INPUT:
-        raise ValueError(
-            "neighbour_dropout applies to the deblender (stage 2, blended data sets) only: "
-            "set it to 0 to train the VAE"
-        )
-    fields = _weighted_fields(inp, tgt, weights) + ([NEIGHBOUR_FIELD] if dropout > 0 else [])
+    swap = float(config.neighbour_swap)
+    for name, value in (("neighbour_dropout", dropout), ("neighbour_swap", swap)):
+        if value > 0 and inp != BLEND_INPUT:
+            raise ValueError(
+                f"{name} applies to the deblender (stage 2, blended data sets) only: "
+                "set it to 0 to train the VAE"
+            )
+    noise_scaled = tuple(config.noise_scale_range) != (1.0, 1.0)
+    uses_neighbours = dropout > 0 or swap > 0 or (noise_scaled and inp == BLEND_INPUT)
+    fields = _weighted_fields(inp, tgt, weights) + ([NEIGHBOUR_FIELD] if uses_neighbours else [])
     ds = read_dataset(
         split.train.folder,
         fields=fields,
@@ -598,8 +705,14 @@ def _epoch_dataset(
     def prepare(index: tf.Tensor, batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, ...]:
         x, y = batch[inp], batch[tgt]
         stateless = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
+        neighbours = batch.get(NEIGHBOUR_FIELD)
+        if noise_scaled:
+            clean = y if neighbours is None else y + neighbours
+            x = scale_noise(x, clean, config.noise_scale_range, stateless)
+        if swap > 0:
+            x, neighbours = swap_neighbours(x, neighbours, swap, stateless)
         if dropout > 0:
-            x = drop_neighbours(x, batch[NEIGHBOUR_FIELD], dropout, stateless)
+            x = drop_neighbours(x, neighbours, dropout, stateless)
         if augment:
             x, y = random_symmetries(x, y, stateless)
         pair = (normalizer.normalize(x)[..., None], normalizer.normalize(y)[..., None])
