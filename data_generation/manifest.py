@@ -259,6 +259,35 @@ class Manifest:
     created_utc: str = field(default_factory=utc_now)
     software: dict[str, str] = field(default_factory=software_versions)
 
+    def instrument_summary(self) -> dict[str, Any]:
+        """The PSF and noise a data set was simulated with, from its manifest.
+
+        Returns
+        -------
+        dict
+            ``psf`` (``"moffat"``, ``"airy"`` or the name of a user PSF image),
+            ``psf_fwhm_arcsec`` (the optical PSF's FWHM before pixelisation, arcsec),
+            ``pixelised_psf_fwhm_arcsec`` (arcsec), ``noise_sigma_uJy`` (per pixel, uJy),
+            ``mag_limit`` (AB) and ``noise_definition``; None for what the manifest does
+            not record (data sets written by other tools).
+        """
+        generation = self.config.get("generation", {})
+        measured = self.config.get("instrument_measured", {})
+        instrument = generation.get("instrument", {}) if isinstance(generation, Mapping) else {}
+        if not isinstance(instrument, Mapping):
+            instrument = {}
+        if not isinstance(measured, Mapping):
+            measured = {}
+        psf_image = instrument.get("psf_image")
+        return {
+            "psf": Path(psf_image).name if psf_image else instrument.get("psf_model"),
+            "psf_fwhm_arcsec": measured.get("psf_fwhm_arcsec", instrument.get("psf_fwhm_arcsec")),
+            "pixelised_psf_fwhm_arcsec": measured.get("pixelised_psf_fwhm_arcsec"),
+            "noise_sigma_uJy": measured.get("noise_sigma_uJy"),
+            "mag_limit": instrument.get("mag_limit"),
+            "noise_definition": instrument.get("noise_definition"),
+        }
+
     def __post_init__(self) -> None:
         check_kind(self.kind)
         if int(self.stamp_size) < 1:

@@ -22,15 +22,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data_generation.io_utils import atomic_path
+from data_generation.manifest import load_manifest
 from debvader_euclid.evaluation.tables import markdown_table
 
 #: Columns of :func:`compare_reports`.
 COMPARE_COLUMNS = (
     "model",
+    "options",
     "data",
+    "psf",
+    "noise_sigma_uJy",
     "kind",
     "n",
     "std",
@@ -38,6 +43,7 @@ COMPARE_COLUMNS = (
     "bias",
     "sigma_mad",
     "fraction_catastrophic",
+    "largest_bin_bias",
     "std_central_detected",
     "sep_auto_std",
     "sep_auto_n_failed",
@@ -49,6 +55,66 @@ def model_label(evaluation: dict) -> str:
     """Short name of the evaluated model: the last part of the ``--model`` argument."""
     argument = str(evaluation.get("model", {}).get("argument", "?"))
     return Path(argument.rstrip("/")).name or argument
+
+
+#: Magnitude bins fainter than this (AB) are left out of ``largest_bin_bias``: the bias aim
+#: of the issue tracker holds for the bins brighter than VIS 25.
+BIN_BIAS_MAG_LIMIT = 25.0
+
+#: Fewest galaxies a magnitude bin needs to count in ``largest_bin_bias``.
+BIN_BIAS_MIN_N = 5
+
+
+def evaluation_options(evaluation: dict) -> str:
+    """How the model was run: ``"keep"``, ``"check + symmetrize + refine"``, ...
+
+    The ``neighbours`` mode (``"keep"`` for reports written before it existed), then
+    ``symmetrize``, ``refine`` and ``estimated noise`` where they were on.
+    """
+    model = evaluation.get("model", {})
+    words = [str(model.get("neighbours") or "keep")]
+    if model.get("symmetrize"):
+        words.append("symmetrize")
+    if model.get("refine"):
+        words.append("refine")
+    if model.get("noise_sigma_estimated_uJy") is not None:
+        words.append("estimated noise")
+    return " + ".join(words)
+
+
+def report_instrument(evaluation: dict) -> dict:
+    """The PSF and noise of a report's test set (``data.instrument`` of ``evaluation.json``).
+
+    Reports written before the instrument was recorded fall back on the manifest of
+    the data folder they name, when that folder is still there; else ``{}``.
+    """
+    data = evaluation.get("data", {})
+    if data.get("instrument"):
+        return dict(data["instrument"])
+    folder = data.get("folder")
+    if folder and (Path(folder) / "manifest.json").is_file():
+        return load_manifest(folder).instrument_summary()
+    return {}
+
+
+def largest_bin_bias(folder: Path) -> float:
+    """The median bias largest in size among a report's magnitude bins brighter than VIS 25.
+
+    Read from ``per_magnitude.csv`` (the network's rows); bins with fewer than
+    :data:`BIN_BIAS_MIN_N` galaxies are skipped. Signed (positive: flux
+    underestimated); NaN if the report has no such bin.
+    """
+    path = folder / "per_magnitude.csv"
+    if not path.is_file():
+        return float("nan")
+    bins = pd.read_csv(path)
+    if "method" in bins:
+        bins = bins[bins["method"] == "ours"]
+    bins = bins[(bins["mag_hi"] <= BIN_BIAS_MAG_LIMIT) & (bins["n"] >= BIN_BIAS_MIN_N)]
+    bins = bins.dropna(subset=["bias"])
+    if bins.empty:
+        return float("nan")
+    return float(bins["bias"].loc[bins["bias"].abs().idxmax()])
 
 
 def compare_reports(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
@@ -63,9 +129,12 @@ def compare_reports(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns :data:`COMPARE_COLUMNS`: ``model`` (the ``--model`` name),
-        ``data`` (the data set's morphology, the paper's Table 1 row), ``kind``
-        (isolated or blended), ``n``, the statistics of the normalised flux
-        residuals (fractions; ``F_true`` = sum of the noiseless central stamp),
+        ``options`` (:func:`evaluation_options`), ``data`` (the data set's
+        morphology, the paper's Table 1 row), ``psf`` and ``noise_sigma_uJy`` (uJy
+        per pixel) it was simulated with (empty / NaN for reports written before
+        they were recorded), ``kind`` (isolated or blended), ``n``, the statistics
+        of the normalised flux residuals (fractions; ``F_true`` = sum of the
+        noiseless central stamp), ``largest_bin_bias`` (:func:`largest_bin_bias`),
         ``paper_std``, ``std_central_detected`` (ours on the stamps whose central
         galaxy sep detects), sep FLUX_AUTO's std and failures on the same stamps
         (both NaN when the report ran without sep) and the report folder.
@@ -93,10 +162,15 @@ def compare_reports(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
             if "ours_central_detected" in metrics.index
             else None
         )
+        info = json.loads(info_path.read_text())
+        instrument = report_instrument(info)
         rows.append(
             {
-                "model": model_label(json.loads(info_path.read_text())),
+                "model": model_label(info),
+                "options": evaluation_options(info),
                 "data": ours["dataset"],
+                "psf": _psf_label(instrument),
+                "noise_sigma_uJy": float(instrument.get("noise_sigma_uJy") or float("nan")),
                 "kind": ours["kind"],
                 "n": int(ours["n"]),
                 "std": float(ours["std"]),
@@ -104,6 +178,7 @@ def compare_reports(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
                 "bias": float(ours["bias"]),
                 "sigma_mad": float(ours["sigma_mad"]),
                 "fraction_catastrophic": float(ours["fraction_catastrophic"]),
+                "largest_bin_bias": largest_bin_bias(folder),
                 "std_central_detected": (
                     float(detected["std"]) if detected is not None else float("nan")
                 ),
@@ -116,6 +191,15 @@ def compare_reports(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
     return table.sort_values(["kind", "data", "model"], kind="stable").reset_index(drop=True)
 
 
+def _psf_label(instrument: dict) -> str:
+    """``"moffat 0.17\""`` from a report's ``data.instrument``; empty if unrecorded."""
+    psf = instrument.get("psf")
+    if psf is None:
+        return ""
+    fwhm = instrument.get("psf_fwhm_arcsec")
+    return f'{psf} {fwhm:.3g}"' if fwhm is not None else str(psf)
+
+
 def compare_markdown(table: pd.DataFrame) -> str:
     """:func:`compare_reports` as Markdown, statistics in percent."""
     shown = table.copy()
@@ -125,11 +209,15 @@ def compare_markdown(table: pd.DataFrame) -> str:
         "bias",
         "sigma_mad",
         "fraction_catastrophic",
+        "largest_bin_bias",
         "std_central_detected",
         "sep_auto_std",
     ]
     for column in percent:
         shown[column] = 100.0 * shown[column]
+    shown["noise_sigma_uJy"] = [
+        "" if np.isnan(value) else f"{value:.4g}" for value in shown["noise_sigma_uJy"]
+    ]
     shown = shown.rename(
         columns={
             "std": "std %",
@@ -137,6 +225,8 @@ def compare_markdown(table: pd.DataFrame) -> str:
             "bias": "median bias %",
             "sigma_mad": "sigma_MAD %",
             "fraction_catastrophic": "|r|>50 % (%)",
+            "largest_bin_bias": "largest bin bias, VIS < 25 %",
+            "noise_sigma_uJy": "noise uJy/pixel",
             "std_central_detected": "std, central detected %",
             "sep_auto_std": "sep AUTO std %",
             "sep_auto_n_failed": "sep failed",
@@ -145,9 +235,13 @@ def compare_markdown(table: pd.DataFrame) -> str:
     intro = (
         "Normalised flux residuals (F_true - F_pred) / F_true, F_true the sum of the noiseless "
         "central stamp; `model` is the evaluated model, `data` the morphology of the test set. "
-        "`std, central detected` is ours on the stamps whose central galaxy sep detects as "
-        "its own source (the quality flag `central_detection`), the stamps sep AUTO is "
-        "measured on; `sep failed` counts the others.\n\n"
+        "`options` says how the model was run (`neighbours` mode, symmetrize, refine); "
+        "`psf` and `noise` are those the test set was simulated with. `largest bin bias` is "
+        "the median bias largest in absolute value among the 0.5-mag bins brighter than "
+        "VIS 25 that hold at least 5 galaxies. `std, central detected` is ours on the "
+        "stamps whose central galaxy sep detects as its own source (the quality flag "
+        "`central_detection`), the stamps sep AUTO is measured on; `sep failed` counts "
+        "the others.\n\n"
     )
     return intro + markdown_table(shown, float_format="{:.2f}")
 

@@ -670,6 +670,7 @@ def evaluate(
             "kind": kind,
             "dataset": dataset,
             "stamp_size": manifest.stamp_size,
+            "instrument": manifest.instrument_summary(),
             "n_examples_in_data_set": manifest.counts["n_examples"],
             "n_examples_evaluated": n,
             "used_in_training": data_sha in predictor.training_manifests(),
@@ -788,6 +789,18 @@ _METRIC_FORMATS = {
 
 
 _BIN_FORMATS = {"mag_lo": "{:.2f}", "mag_hi": "{:.2f}", "bias": "{:+.4f}", "mean": "{:+.4f}"}
+
+
+def _instrument_words(instrument: Mapping[str, Any] | None) -> str:
+    """``"; PSF ..., noise ..."`` for the data line of ``report.md`` (empty if unrecorded)."""
+    if not instrument or instrument.get("psf") is None:
+        return ""
+    words = f"; {instrument['psf']} PSF"
+    if instrument.get("psf_fwhm_arcsec") is not None:
+        words += f" of FWHM {instrument['psf_fwhm_arcsec']:.3g} arcsec"
+    if instrument.get("noise_sigma_uJy") is not None:
+        words += f", noise {instrument['noise_sigma_uJy']:.4g} uJy/pixel"
+    return words
 
 
 def _metrics_markdown(metrics: pd.DataFrame, stage: str) -> str:
@@ -914,7 +927,8 @@ def report_markdown(
         f"above {info['model_pixel_error']['min_snr']:g} sigma): "
         f"{100 * info['model_pixel_error']['rms_above_min_snr']:.1f} % (`pixel_errors.md`)",
         f"- data: `{data['folder']}` ({kind}, {n} of {data['n_examples_in_data_set']} "
-        f"examples evaluated), manifest SHA-256 `{data['manifest_sha256'][:16]}...`",
+        f"examples evaluated), manifest SHA-256 `{data['manifest_sha256'][:16]}...`"
+        + _instrument_words(data.get("instrument")),
         f"- input `{info['config']['input_field']}`, target `{info['config']['target_field']}`; "
         "F_pred = sum of the predicted pixels; residual r = (F_true - F_pred) / F_true "
         "(positive: flux underestimated)",

@@ -53,6 +53,11 @@ def test_complete_data_set(reference, egg_catalogue):
     assert not (out / pipeline.PROGRESS_NAME).exists()
     assert manifest.config["generation"] == config_for(egg_catalogue).to_dict()
     assert manifest.config["instrument_measured"]["psf_fwhm_arcsec"] == pytest.approx(0.17)
+    summary_of_instrument = manifest.instrument_summary()
+    assert summary_of_instrument["psf"] == "moffat"
+    assert summary_of_instrument["psf_fwhm_arcsec"] == pytest.approx(0.17)
+    assert summary_of_instrument["noise_sigma_uJy"] == pytest.approx(0.00277, rel=0.01)
+    assert summary_of_instrument["noise_definition"] == "psf-optimal"
     assert [s.catalogue_rows for s in manifest.shards] == [[0, 10], [10, 20], [20, 30]]
 
 

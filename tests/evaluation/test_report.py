@@ -17,7 +17,13 @@ import pandas as pd
 import pytest
 
 from data_generation.io_utils import sha256_file
-from data_generation.manifest import Manifest, ShardRecord, manifest_sha256, save_manifest
+from data_generation.manifest import (
+    Manifest,
+    ShardRecord,
+    load_manifest,
+    manifest_sha256,
+    save_manifest,
+)
 from data_generation.schema import SCHEMA_VERSION
 from debvader_euclid.cli import main
 from debvader_euclid.deblender import resolve_stage_folder
@@ -152,6 +158,7 @@ def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
     assert info["data"]["manifest_sha256"] == manifest_sha256(blended_data)
     assert info["data"]["n_examples_evaluated"] == 120
     assert info["data"]["used_in_training"] is True  # the fixture trained on this set
+    assert info["data"]["instrument"] == load_manifest(blended_data).instrument_summary()
     assert info["model"]["stage"] == "deblender"
     assert info["model"]["folder"] == str(trained_deblender.resolve())
     assert info["files"] == sorted(REPORT_FILES)
