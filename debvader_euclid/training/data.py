@@ -491,11 +491,22 @@ def drop_neighbours(
         ``blends - neighbours`` for the chosen examples (the central galaxy with the
         blend's own noise), ``blends`` for the others.
     """
-    # a different stream from random_symmetries', which uses the same seed
-    draw_seed = tf.random.experimental.stateless_fold_in(seed, 1)
-    draws = tf.random.stateless_uniform(tf.shape(blends)[:1], draw_seed)
-    drop = tf.reshape(draws < probability, [-1, 1, 1])
+    drop = _chosen_examples(blends, probability, seed, stream=1)
     return tf.where(drop, blends - neighbours, blends)
+
+
+def _chosen_examples(
+    images: tf.Tensor, probability: float, seed: tf.Tensor, stream: int
+) -> tf.Tensor:
+    """``(B, 1, 1)`` booleans, each True with ``probability``, from stream ``stream`` of ``seed``.
+
+    Each augmentation folds its own stream number into the batch's stateless seed
+    (drop_neighbours 1, swap_neighbours 2 and 3, scale_noise 4), so that none shares
+    random_symmetries' draws, which use the seed itself.
+    """
+    draw_seed = tf.random.experimental.stateless_fold_in(seed, stream)
+    draws = tf.random.stateless_uniform(tf.shape(images)[:1], draw_seed)
+    return tf.reshape(draws < probability, [-1, 1, 1])
 
 
 def scale_noise(
@@ -521,7 +532,7 @@ def scale_noise(
         the inputs', on the same galaxies.
     """
     low, high = (math.log(float(v)) for v in scale_range)
-    # a stream of its own (swap_neighbours folds in 2 and 3, drop_neighbours 1)
+    # stream 4 (see _chosen_examples)
     draw_seed = tf.random.experimental.stateless_fold_in(seed, 4)
     log_scale = tf.random.stateless_uniform(
         tf.shape(inputs)[:1], draw_seed, minval=low, maxval=high
@@ -541,14 +552,12 @@ def swap_neighbours(
 
     Parameters
     ----------
-    blends : tf.Tensor
-        ``(B, S, S)`` noisy blends, uJy/pixel.
-    neighbours : tf.Tensor
-        ``(B, S, S)`` their noiseless neighbours, uJy/pixel.
+    blends, neighbours : tf.Tensor
+        ``(B, S, S)`` noisy blends and their noiseless neighbours, uJy/pixel.
     probability : float
         Chance, per example, that the neighbour is swapped.
     seed : tf.Tensor
-        Stateless seed, shape ``(2,)`` int64.
+        Stateless seed, shape ``(2,)`` int64 (streams 2 and 3 are folded in).
 
     Returns
     -------
@@ -558,11 +567,8 @@ def swap_neighbours(
     neighbours : tf.Tensor
         The neighbour each returned blend now holds, uJy/pixel.
     """
-    # streams of their own: drop_neighbours folds in 1, random_symmetries uses the seed
-    draw_seed = tf.random.experimental.stateless_fold_in(seed, 2)
+    swap = _chosen_examples(blends, probability, seed, stream=2)
     turn_seed = tf.random.experimental.stateless_fold_in(seed, 3)
-    draws = tf.random.stateless_uniform(tf.shape(blends)[:1], draw_seed)
-    swap = tf.reshape(draws < probability, [-1, 1, 1])
     others = dihedral_transform(
         tf.roll(neighbours, shift=-1, axis=0), _dihedral_bits(neighbours, turn_seed)
     )
