@@ -44,7 +44,7 @@ retrain-analytic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 75000 --seed 2 --out $(DATA)/blended-train --workers 2
 	$(VENV)/bin/debvader-euclid train vae --data $(DATA)/isolated-train --out $(MODELS)/analytic/vae
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --data $(DATA)/blended-train --out $(MODELS)/analytic/deblender-pixel --config configs/deblender-wide.json
-	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-pixel --data $(DATA)/blended-train --out $(MODELS)/analytic/deblender --config configs/deblender-flux-finetune.json
+	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-pixel --data $(DATA)/blended-train --out $(MODELS)/analytic/deblender --config configs/deblender-flux-finetune-noise.json
 	$(MAKE) model-checksums MODELS=$(MODELS)
 
 retrain-realistic: $(INSTALLED)
