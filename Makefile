@@ -45,6 +45,10 @@ retrain-analytic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid train vae --data $(DATA)/isolated-train --out $(MODELS)/analytic/vae
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --data $(DATA)/blended-train --out $(MODELS)/analytic/deblender-pixel --config configs/deblender-wide.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-pixel --data $(DATA)/blended-train --out $(MODELS)/analytic/deblender --config configs/deblender-flux-finetune-noise.json
+	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74
+	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check
+	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check --refine
+	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check --refine --symmetrize
 	$(MAKE) model-checksums MODELS=$(MODELS)
 
 retrain-realistic: $(INSTALLED)
@@ -52,6 +56,9 @@ retrain-realistic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid generate --kind blended --morphology realistic --n-stamps 75000 --seed 12 --out $(DATA)/realistic-blended-train --workers 2
 	$(VENV)/bin/debvader-euclid train vae --data $(DATA)/realistic-isolated-train --out $(MODELS)/realistic/vae --config configs/realistic-vae.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/realistic/vae --data $(DATA)/realistic-blended-train --out $(MODELS)/realistic/deblender --config configs/realistic-deblender.json
+	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/realistic --data $(DATA)/realistic-blended-train --shards 67-74
+	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/realistic --data $(DATA)/realistic-blended-train --shards 67-74 --neighbours check
+	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/realistic --data $(DATA)/realistic-blended-train --shards 67-74 --neighbours check --refine
 	$(MAKE) model-checksums MODELS=$(MODELS)
 
 # Held-out test sets (seeds never used in training) and the evaluation reports of

@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Deblender": "debvader_euclid.deblender",
     "DeblendSamples": "debvader_euclid.deblender",
+    "FluxEstimate": "debvader_euclid.deblender",
     "available_models": "debvader_euclid.deblender",
     "central_detection": "debvader_euclid.quality",
     "estimate_noise_sigma": "debvader_euclid.noise",
@@ -28,6 +29,7 @@ _LAZY = {
 __all__ = [
     "DeblendSamples",
     "Deblender",
+    "FluxEstimate",
     "__version__",
     "available_models",
     "central_detection",

@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "debvader_euclid.evaluation.command",
     "debvader_euclid.evaluation.compare",
     "debvader_euclid.deblend_command",
+    "debvader_euclid.calibrate_command",
     "debvader_euclid.demo",
 )
 

@@ -9,7 +9,10 @@ chunks with a shipped or trained deblender, and writes to the output folder:
     uJy/pixel (``BUNIT = 'uJy'``), in input order.
 ``catalogue.csv``
     One row per stamp: ``index``, ``flux_uJy`` (sum of the deblended pixels),
-    ``mag_ab`` (``23.9 - 2.5 log10(flux_uJy)``, NaN for a non-positive flux) and,
+    ``mag_ab`` (``23.9 - 2.5 log10(flux_uJy)``, NaN for a non-positive flux),
+    ``flux_error_uJy`` when ``--noise-sigma`` is given and the deblender has a flux
+    error model calibrated for the chosen options (:mod:`debvader_euclid.flux_errors`;
+    the shipped models have them for the recommended settings) and,
     unless ``--no-quality-flag``, the quality flag of
     :func:`debvader_euclid.quality.central_detection`: ``central_detected``,
     ``offset_pixels``, ``n_sources``. Trust a flux only where ``central_detected``.
@@ -209,8 +212,19 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     logger.info("deblending %d stamps of %s with %s", n, args.stamps, deblender.folder)
 
+    error_model = None
+    if noise_sigma is not None:
+        from debvader_euclid.flux_errors import error_terms, options_key, read_flux_error_models
+
+        key = options_key(args.neighbours, args.refine, args.symmetrize)
+        error_model = read_flux_error_models(deblender.folder).get(key)
+        if error_model is None:
+            logger.info(
+                "no flux error model for %s in %s: no flux_error_uJy", key, deblender.folder
+            )
     start = time.perf_counter()
     fluxes = np.empty(n, dtype=np.float64)
+    errors = np.empty(n, dtype=np.float64)
     detection = []
     header = {
         "DVMODEL": (
@@ -241,8 +255,11 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"{where}: {text}") from err
             writer.write(deblended)
             fluxes[first : first + len(chunk)] = deblended.sum(axis=(1, 2), dtype=np.float64)
+            clean = np.nan_to_num(chunk, nan=0.0, posinf=0.0, neginf=0.0)
+            if error_model is not None:
+                terms = error_terms(clean, deblended, noise_sigma)
+                errors[first : first + len(chunk)] = error_model.error_uJy(terms)
             if flag:
-                clean = np.nan_to_num(chunk, nan=0.0, posinf=0.0, neginf=0.0)
                 detection.append(central_detection(clean, noise_sigma))
             logger.info("%d / %d stamps", min(first + args.chunk, n), n)
     seconds = time.perf_counter() - start
@@ -252,6 +269,8 @@ def run(args: argparse.Namespace) -> int:
     with np.errstate(divide="ignore", invalid="ignore"):
         mags = np.where(fluxes > 0, flux_to_mag(np.where(fluxes > 0, fluxes, 1.0)), np.nan)
     table = pd.DataFrame({"index": np.arange(n), "flux_uJy": fluxes, "mag_ab": mags})
+    if error_model is not None:
+        table.insert(2, "flux_error_uJy", errors)
     if flag:
         table = pd.concat([table, pd.concat(detection, ignore_index=True)], axis=1)
     with atomic_path(out / "catalogue.csv") as tmp:
@@ -275,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
         "symmetrize": bool(args.symmetrize),
         "neighbours": args.neighbours,
         "refine": bool(args.refine),
+        "flux_error_model": error_model.to_dict() if error_model is not None else None,
         "nonfinite": args.nonfinite,
         "seconds": round(seconds, 3),
     }

@@ -17,7 +17,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -120,6 +120,21 @@ def resolve_stage_folder(name_or_path: str | os.PathLike, stage: str = "deblende
         f"unknown model {text!r}: models with a trained {what} are {listed}, or give the "
         f"path of a folder written by `{command}`"
     )
+
+
+class FluxEstimate(NamedTuple):
+    """Result of :meth:`Deblender.flux_with_error`.
+
+    Attributes
+    ----------
+    flux_uJy : numpy.ndarray or float
+        Flux of the central galaxy, the sum of its deblended pixels, uJy.
+    flux_error_uJy : numpy.ndarray or float
+        Its calibrated 1-sigma error, uJy (:mod:`debvader_euclid.flux_errors`).
+    """
+
+    flux_uJy: np.ndarray | float
+    flux_error_uJy: np.ndarray | float
 
 
 @dataclass
@@ -379,6 +394,86 @@ class Deblender:
         deblended = self.deblend(images, **kwargs)
         return _sum_pixels(deblended)
 
+    def flux_with_error(
+        self,
+        images: np.ndarray,
+        noise_sigma_uJy: float | np.ndarray | str,
+        neighbours: str = "keep",
+        refine: bool = False,
+        symmetrize: bool = False,
+        batch_size: int = 512,
+        nonfinite: str = "raise",
+    ) -> FluxEstimate:
+        """Flux of the central galaxy with a calibrated 1-sigma error, uJy.
+
+        The error comes from the flux error model calibrated for this deblender
+        and these options on blends with known truth
+        (:mod:`debvader_euclid.flux_errors`, ``debvader-euclid calibrate-errors``):
+        the model's own fractional error, the noise floor of the predicted
+        profile and the neighbours' light under the central galaxy. Unlike the
+        latent spread of :meth:`sample`, it describes the scatter of the fluxes
+        around the truth (coverage on held-out blends: the results page of the
+        documentation).
+
+        Parameters
+        ----------
+        images : array_like
+            As for :meth:`deblend`.
+        noise_sigma_uJy : float, array_like or "estimate"
+            Pixel noise standard deviation, uJy/pixel, one value or one per stamp,
+            or ``"estimate"`` (as for :meth:`deblend`); always needed, the noise
+            sets the error of faint galaxies.
+        neighbours, refine, symmetrize, batch_size, nonfinite
+            As for :meth:`deblend`.
+
+        Returns
+        -------
+        FluxEstimate
+            ``flux_uJy`` and ``flux_error_uJy``, ``(N,)`` float64 (floats for a
+            single ``(S, S)`` stamp).
+
+        Raises
+        ------
+        ValueError
+            Everything :meth:`deblend` refuses, or options this deblender has no
+            calibrated error model for (the message lists those it has).
+        """
+        from debvader_euclid.flux_errors import error_terms, options_key, read_flux_error_models
+        from debvader_euclid.noise import noise_sigma_for
+
+        key = options_key(neighbours, refine, symmetrize)
+        models = read_flux_error_models(self.folder)
+        if key not in models:
+            have = ", ".join(sorted(models)) or "none"
+            raise ValueError(
+                f"{self.folder} has no flux error model for {key!r} (calibrated: {have}); "
+                "calibrate one on blends with truth: debvader-euclid calibrate-errors "
+                f"--model {self.folder} --data DIR [options]"
+            )
+        stamps, _ = self._prepare(images, nonfinite)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        sigma = noise_sigma_for(noise_sigma_uJy, stamps)
+        flux = np.empty(len(stamps))
+        error = np.empty(len(stamps))
+        for start in range(0, len(stamps), batch_size):
+            chunk = stamps[start : start + batch_size]
+            chunk_sigma = sigma[start : start + len(chunk)]
+            central = self.deblend(
+                chunk,
+                batch_size=batch_size,
+                symmetrize=symmetrize,
+                neighbours=neighbours,
+                refine=refine,
+                noise_sigma_uJy=chunk_sigma if uses_noise_sigma(neighbours, refine) else None,
+            )
+            terms = error_terms(chunk, central, chunk_sigma)
+            flux[start : start + len(chunk)] = terms.flux_uJy
+            error[start : start + len(chunk)] = models[key].error_uJy(terms)
+        if np.ndim(images) == 2:
+            return FluxEstimate(float(flux[0]), float(error[0]))
+        return FluxEstimate(flux, error)
+
     def magnitude(self, images: np.ndarray, **kwargs: Any) -> np.ndarray:
         """AB magnitude of the central galaxy, ``23.9 - 2.5 log10(flux / uJy)``.
 
@@ -406,7 +501,9 @@ class Deblender:
         each stamp; each draw is decoded to an image. The spread of the images and
         of their summed fluxes measures how well the stamp constrains the central
         galaxy *given the model* (the epistemic part; it does not include errors
-        of the model itself). Reproducible for a given ``seed``.
+        of the model itself, and is several times smaller than the scatter of the
+        fluxes around the truth: for a flux error use :meth:`flux_with_error`).
+        Reproducible for a given ``seed``.
 
         Parameters
         ----------

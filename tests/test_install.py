@@ -42,8 +42,11 @@ def test_non_editable_install_provides_the_command(tmp_path):
     for name in ("analytic", "realistic"):
         loaded = subprocess.run(
             [str(venv / "bin" / "python"), "-c", "from debvader_euclid import Deblender; "
-             f"d = Deblender.load({name!r}); print(d.folder)"],
+             "from debvader_euclid.flux_errors import read_flux_error_models; "
+             f"d = Deblender.load({name!r}); print(d.folder); "
+             "print(sorted(read_flux_error_models(d.folder)))"],
             check=True, capture_output=True, text=True, cwd=tmp_path,
         ).stdout  # fmt: skip
         assert str(venv) in loaded
         assert name in loaded
+        assert "'neighbours=keep'" in loaded  # the calibrated flux errors are package data

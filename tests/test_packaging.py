@@ -31,7 +31,13 @@ def test_trained_models_map_to_the_package():
         "trained_models",
     ]
     data = setup_cfg()["options.package_data"]["debvader_euclid.trained_models"].split()
-    for pattern in ("*/*/config.json", "*/*/*.h5", "*/SHA256SUMS", "*/README.md"):
+    for pattern in (
+        "*/*/config.json",
+        "*/*/*.h5",
+        "*/*/flux_errors.json",
+        "*/SHA256SUMS",
+        "*/README.md",
+    ):
         assert pattern in data
 
 

@@ -18,6 +18,10 @@ the same input stamps, and the morphology measurements, then writes into ``out``
                       blendedness, neighbour distance and magnitude)
 ``morphology.csv``    ellipticity and half-light-radius residual statistics
 ``blending.csv``      blended sets: statistics in bins of blendedness and distance
+``flux_errors.*``     blended sets, when the deblender has a flux error model for the
+                      options (:mod:`debvader_euclid.flux_errors`): coverage of its
+                      errors per magnitude bin (CSV, MD); ``predictions.csv`` then
+                      has a ``flux_error_uJy`` column
 ``panels.png``        Figs 2/3: input, truth, prediction, percentage-error map
 ``residuals.png``     Figs 4/5: residual against true magnitude, ours and sep
 ``morphology.png``    predicted against true e1, e2; half-light-radius residuals
@@ -88,6 +92,12 @@ from debvader_euclid.evaluation.tables import (
     per_magnitude_table,
     table1_markdown,
 )
+from debvader_euclid.flux_errors import (
+    coverage_by_magnitude,
+    error_terms,
+    options_key,
+    read_flux_error_models,
+)
 from debvader_euclid.metrics import (
     CATASTROPHIC_THRESHOLD,
     DEFAULT_MAG_BINS,
@@ -118,6 +128,8 @@ REPORT_FILES = (
     "predictions.csv",
     "morphology.csv",
     "blending.csv",
+    "flux_errors.csv",
+    "flux_errors.md",
     "panels.png",
     "residuals.png",
     "morphology.png",
@@ -276,6 +288,64 @@ def _write_text(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return path
+
+
+def _flux_error_coverage(
+    folder: Path,
+    images: np.ndarray,
+    predictions_uJy: np.ndarray,
+    sigma_uJy: np.ndarray,
+    predictions: pd.DataFrame,
+    options: str,
+) -> pd.DataFrame | None:
+    """Coverage of the deblender's calibrated flux errors (None without a model).
+
+    Adds the ``flux_error_uJy`` column to ``predictions``; the returned table's
+    ``attrs["model"]`` is the error model as a dictionary.
+    """
+    models = read_flux_error_models(folder)
+    if options not in models:
+        log.info("no flux error model for %s in %s: no flux_errors.* report", options, folder)
+        return None
+    terms = error_terms(images, predictions_uJy, sigma_uJy)
+    error = models[options].error_uJy(terms)
+    predictions["flux_error_uJy"] = error
+    table = coverage_by_magnitude(
+        predictions["flux_true_uJy"].to_numpy(),
+        predictions["flux_pred_uJy"].to_numpy(),
+        error,
+        predictions["mag_true"].to_numpy(),
+        DEFAULT_MAG_BINS,
+    )
+    table.attrs["model"] = models[options].to_dict()
+    return table
+
+
+def _flux_errors_markdown(table: pd.DataFrame, heading: str = "# Flux errors") -> str:
+    """Coverage of the calibrated flux errors per magnitude bin (Markdown)."""
+    model = table.attrs["model"]
+    calibration = model["calibration"]
+    shown = table.copy()
+    shown[["mag_lo", "mag_hi"]] = shown[["mag_lo", "mag_hi"]].astype(object)
+    shown.loc[shown.index[-1], ["mag_lo", "mag_hi"]] = ["all", ""]
+    return "\n".join(
+        [
+            heading,
+            "",
+            f"Flux error model `{model['options']}` of the deblender "
+            "(`debvader_euclid.flux_errors`): sigma_F^2 = "
+            f"({model['model_fraction']:.4f} F)^2 + {model['noise_flux_coefficient']:.4f}^2 "
+            f"F sigma_0 + ({model['noise_factor']:.4f} sigma_0)^2 + "
+            f"({model['contamination_factor']:.4f} K)^2, calibrated on "
+            f"{calibration.get('n', '?')} blends of {calibration.get('data', '?')} "
+            f"(shards {calibration.get('shards', '?')}). Pulls (F_true - F_pred) / sigma_F "
+            "per bin of true magnitude; Gaussian errors would put 0.683 within 1 sigma_F "
+            "and 0.954 within 2.",
+            "",
+            markdown_table(shown, float_format="{:.3f}"),
+            "",
+        ]
+    )
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> Path:
@@ -568,7 +638,16 @@ def evaluate(
     morphology = morphology_table(**shapes)
     pixel_errors = model_pixel_errors(predictions_uJy, truth, sigma)
     blending = None
+    flux_errors = None
     if kind == "blended":
+        flux_errors = _flux_error_coverage(
+            predictor.folder,
+            images,
+            predictions_uJy,
+            sigma_model,
+            predictions,
+            options_key(neighbours, refine, symmetrize),
+        )
         blendedness = np.clip(predictions["blendedness"].to_numpy(), 0.0, 1.0)
         distance = predictions["neighbour_distance_arcsec"].to_numpy()
         blending = pd.concat(
@@ -607,6 +686,12 @@ def evaluate(
     put("morphology.csv", _write_csv(out / "morphology.csv", morphology))
     if blending is not None:
         put("blending.csv", _write_csv(out / "blending.csv", blending))
+    if flux_errors is not None:
+        put("flux_errors.csv", _write_csv(out / "flux_errors.csv", flux_errors))
+        put(
+            "flux_errors.md",
+            _write_text(out / "flux_errors.md", _flux_errors_markdown(flux_errors)),
+        )
 
     title = (
         f"{dataset} {kind} data set, {n} galaxies; model: {predictor.stage} ({predictor.folder})"
@@ -706,6 +791,7 @@ def evaluate(
             "rms_above_min_snr": pixel_errors.attrs["rms_above"],
         },
         "software": _software_versions(),
+        "flux_error_model": flux_errors.attrs["model"] if flux_errors is not None else None,
     }
     report = report_markdown(
         info,
@@ -716,6 +802,8 @@ def evaluate(
         predictions,
         sorted([*files, "report.md", "evaluation.json"]),
     )
+    if flux_errors is not None:
+        report += _flux_errors_markdown(flux_errors, heading="## Flux errors")
     put("report.md", _write_text(out / "report.md", report))
     info["files"] = sorted([*files, "evaluation.json"])
     info["elapsed_s"] = round(time.perf_counter() - start, 2)
