@@ -255,7 +255,8 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"{where}: {text}") from err
             writer.write(deblended)
             fluxes[first : first + len(chunk)] = deblended.sum(axis=(1, 2), dtype=np.float64)
-            clean = np.nan_to_num(chunk, nan=0.0, posinf=0.0, neginf=0.0)
+            if error_model is not None or flag:
+                clean = np.nan_to_num(chunk, nan=0.0, posinf=0.0, neginf=0.0)
             if error_model is not None:
                 terms = error_terms(clean, deblended, noise_sigma)
                 errors[first : first + len(chunk)] = error_model.error_uJy(terms)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -101,6 +102,8 @@ def error_terms(
     ValueError
         On shape mismatches or a non-positive noise.
     """
+    from debvader_euclid.metrics import noise_floor_fractional
+
     stamps = np.asarray(stamps_uJy, dtype=np.float64)
     central = np.asarray(central_uJy, dtype=np.float64)
     if stamps.shape != central.shape or stamps.ndim != 3:
@@ -113,12 +116,13 @@ def error_terms(
     profile = np.clip(central, 0.0, None)
     total = profile.sum(axis=(1, 2))
     power = (profile**2).sum(axis=(1, 2))
-    empty = ~(power > 0)
-    safe_power = np.where(empty, 1.0, power)
-    # A central galaxy predicted empty has no profile: its floor is that of one pixel.
-    floor = np.where(empty, sigma, sigma * total / np.sqrt(safe_power))
-    amplitude = (profile * (stamps - central)).sum(axis=(1, 2)) / safe_power * total
-    contamination = np.where(empty, 0.0, np.clip(amplitude, 0.0, None))
+    # A central galaxy predicted empty has no profile: the floor of one pixel, no contamination.
+    shaped = power > 0
+    floor = sigma.copy()
+    floor[shaped] = total[shaped] * noise_floor_fractional(profile[shaped], sigma[shaped])
+    contamination = np.zeros(len(stamps))
+    amplitude = (profile[shaped] * (stamps - central)[shaped]).sum(axis=(1, 2))
+    contamination[shaped] = np.clip(amplitude / power[shaped] * total[shaped], 0.0, None)
     return ErrorTerms(central.sum(axis=(1, 2)), floor, contamination)
 
 
@@ -152,14 +156,13 @@ class FluxErrorModel:
 
     def error_uJy(self, terms: ErrorTerms) -> np.ndarray:
         """Flux standard deviation ``sigma_F`` of each stamp, uJy, ``(N,)`` float64."""
-        flux = np.clip(terms.flux_uJy, 0.0, None)
-        variance = (
-            (self.model_fraction * flux) ** 2
-            + self.noise_flux_coefficient**2 * flux * terms.floor_uJy
-            + (self.noise_factor * terms.floor_uJy) ** 2
-            + (self.contamination_factor * terms.contamination_uJy) ** 2
+        coefficients = (
+            self.model_fraction,
+            self.noise_flux_coefficient,
+            self.noise_factor,
+            self.contamination_factor,
         )
-        return np.sqrt(variance)
+        return np.sqrt(_variance_uJy2(coefficients, terms))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -181,7 +184,8 @@ def options_key(neighbours: str = "keep", refine: bool = False, symmetrize: bool
     return ",".join(parts)
 
 
-def _coefficients_variance(coefficients: np.ndarray, terms: ErrorTerms) -> np.ndarray:
+def _variance_uJy2(coefficients: Sequence[float], terms: ErrorTerms) -> np.ndarray:
+    """``sigma_F^2`` (uJy^2) of the module's model for coefficients ``(b, c, a, e)``."""
     b, c, a, e = coefficients
     flux = np.clip(terms.flux_uJy, 0.0, None)
     return (
@@ -234,7 +238,7 @@ def fit_flux_error_model(
     residual = truth - terms.flux_uJy
 
     def negative_log_likelihood(log_coefficients: np.ndarray) -> float:
-        variance = _coefficients_variance(np.exp(log_coefficients), terms) + 1e-30
+        variance = _variance_uJy2(np.exp(log_coefficients), terms) + 1e-30
         z2 = residual**2 / variance
         return float(
             np.sum(0.5 * np.log(variance) + 0.5 * (STUDENT_DOF + 1) * np.log1p(z2 / STUDENT_DOF))
@@ -248,7 +252,7 @@ def fit_flux_error_model(
         options={"maxiter": 4000, "xatol": 1e-5, "fatol": 1e-6},
     )
     coefficients = np.exp(result.x)
-    pulls = residual / np.sqrt(_coefficients_variance(coefficients, terms))
+    pulls = residual / np.sqrt(_variance_uJy2(coefficients, terms))
     scale = _MAD_TO_SIGMA * float(np.median(np.abs(pulls - np.median(pulls))))
     coefficients = coefficients * scale
     pulls = pulls / scale
@@ -314,7 +318,8 @@ def coverage_by_magnitude(
     mag_true : array_like
         ``(N,)`` true AB magnitudes.
     bins : array_like
-        Bin edges in AB mag; a last row ``all`` covers every blend.
+        Bin edges in AB mag; a last row, with NaN ``mag_lo`` and ``mag_hi``, covers
+        every blend.
 
     Returns
     -------
@@ -331,7 +336,7 @@ def coverage_by_magnitude(
     selections = [
         (lo, hi, (mag >= lo) & (mag < hi)) for lo, hi in zip(edges[:-1], edges[1:], strict=True)
     ]
-    selections.append((edges[0], edges[-1], np.ones(len(mag), dtype=bool)))
+    selections.append((np.nan, np.nan, np.ones(len(mag), dtype=bool)))  # the "all" row
     for lo, hi, chosen in selections:
         p = pulls[chosen]
         if len(p) == 0:
@@ -348,6 +353,4 @@ def coverage_by_magnitude(
                 "relative_error_median": float(np.median(relative[chosen])),
             }
         )
-    table = pd.DataFrame(rows)
-    table.loc[len(table) - 1, ["mag_lo", "mag_hi"]] = [np.nan, np.nan]
-    return table
+    return pd.DataFrame(rows)
