@@ -20,6 +20,8 @@ import argparse
 import logging
 import sys
 
+from debvader_euclid.deblending_options import add_deblending_options, deblending_option_words
+
 log = logging.getLogger(__name__)
 
 #: Fields of a blended data set the calibration reads.
@@ -53,14 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--shards", type=shard_list, metavar="LIST", help="shards to use, e.g. 67-74"
     )
     parser.add_argument("--max-examples", type=int, metavar="N", help="use the first N blends")
-    parser.add_argument(
-        "--neighbours",
-        choices=("keep", "check", "subtract"),
-        default="keep",
-        help="deblending option to calibrate (default keep)",
-    )
-    parser.add_argument("--refine", action="store_true", help="calibrate with refine=True")
-    parser.add_argument("--symmetrize", action="store_true", help="calibrate with symmetrize=True")
+    add_deblending_options(parser, prefix="calibrate the errors of this option: ")
     parser.add_argument(
         "--batch-size", type=int, default=512, help="stamps per network call (default 512)"
     )
@@ -80,12 +75,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
         cmd += ["--shards", ",".join(map(str, args.shards))]
     if args.max_examples is not None:
         cmd += ["--max-examples", str(args.max_examples)]
-    if args.neighbours != "keep":
-        cmd += ["--neighbours", args.neighbours]
-    if args.refine:
-        cmd.append("--refine")
-    if args.symmetrize:
-        cmd.append("--symmetrize")
+    cmd += deblending_option_words(args)
     if args.overwrite:
         cmd.append("--overwrite")
     return cmd

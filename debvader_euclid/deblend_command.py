@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from debvader_euclid import __version__
+from debvader_euclid.deblending_options import add_deblending_options, deblending_option_words
 
 logger = logging.getLogger(__name__)
 
@@ -78,28 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the quality flag (no central_detected column)",
     )
-    parser.add_argument(
-        "--symmetrize",
-        action="store_true",
-        help="average each prediction over the 8 rotations and flips of its stamp (8x slower)",
-    )
-    parser.add_argument(
-        "--neighbours",
-        choices=("keep", "check", "subtract"),
-        default="keep",
-        help="what to do with the other sources sep detects in each stamp: keep (default, "
-        "the network alone), subtract (deblend the neighbours, subtract those more than 3 "
-        "times brighter than the central galaxy, deblend again) or check (the plain "
-        "prediction, replaced by the subtracted one where it is more than 1.5 times "
-        "brighter); see debvader_euclid.neighbours",
-    )
-    parser.add_argument(
-        "--refine",
-        action="store_true",
-        help="combine each prediction with the data where the central galaxy is bright "
-        "(inverse-variance weights; more precise fluxes of bright galaxies, a little noise "
-        "in their brightest pixels); see debvader_euclid.refine",
-    )
+    add_deblending_options(parser, noise_note=" (needs --noise-sigma)")
     parser.add_argument(
         "--nonfinite",
         choices=("raise", "zero"),
@@ -142,12 +122,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
         cmd.append("--no-quality-flag")
     if args.noise_sigma is not None:
         cmd += ["--noise-sigma", str(args.noise_sigma)]
-    if args.symmetrize:
-        cmd.append("--symmetrize")
-    if args.neighbours != "keep":
-        cmd += ["--neighbours", args.neighbours]
-    if args.refine:
-        cmd.append("--refine")
+    cmd += deblending_option_words(args)
     cmd += ["--nonfinite", args.nonfinite, "--chunk", str(args.chunk)]
     cmd += ["--batch-size", str(args.batch_size)]
     if args.overwrite:

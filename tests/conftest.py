@@ -89,6 +89,8 @@ def make_example(kind: str, size: int, rng: np.random.Generator) -> dict:
         )
         noise = rng.normal(0, NOISE_SIGMA, central.shape).astype(np.float32)
         example.update(
+            # as in data_generation.blends: the isolated central carries the blend's noise
+            central_noisy=central + noise,
             blend_noisy=central + nb + noise,
             neighbour_noiseless=nb,
             neighbour_distance_arcsec=0.1 * distance,

@@ -18,6 +18,8 @@ import argparse
 import logging
 import sys
 
+from debvader_euclid.deblending_options import add_deblending_options, deblending_option_words
+
 log = logging.getLogger(__name__)
 
 
@@ -76,26 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=512, help="stamps per network call (default 512)"
     )
-    parser.add_argument(
-        "--symmetrize",
-        action="store_true",
-        help="average each prediction over the 8 rotations and flips of the stamp "
-        "(8 times slower; Deblender.deblend(..., symmetrize=True))",
-    )
-    parser.add_argument(
-        "--neighbours",
-        choices=("keep", "check", "subtract"),
-        default="keep",
-        help="blended data: what the deblender does with the neighbours sep detects "
-        "(with each stamp's true noise sigma): keep (default, the network alone), check "
-        "or subtract; Deblender.deblend(..., neighbours=...)",
-    )
-    parser.add_argument(
-        "--refine",
-        action="store_true",
-        help="blended data: combine each prediction with the data where the central "
-        "galaxy is bright (with each stamp's true noise sigma); "
-        "Deblender.deblend(..., refine=True)",
+    add_deblending_options(
+        parser,
+        noise_note=" (blended data; the neighbours are detected with each stamp's true noise "
+        "sigma, or the estimate with --estimate-noise)",
     )
     parser.add_argument(
         "--estimate-noise",
@@ -137,12 +123,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
     cmd += ["--panels", str(args.panels), "--batch-size", str(args.batch_size)]
     if args.no_sep:
         cmd.append("--no-sep")
-    if getattr(args, "symmetrize", False):
-        cmd.append("--symmetrize")
-    if getattr(args, "neighbours", "keep") != "keep":
-        cmd += ["--neighbours", args.neighbours]
-    if getattr(args, "refine", False):
-        cmd.append("--refine")
+    cmd += deblending_option_words(args)
     if getattr(args, "estimate_noise", False):
         cmd.append("--estimate-noise")
     return cmd

@@ -152,6 +152,22 @@ class TrainingConfig:
         third of the noise, a survey 0.6 mag shallower 1.74 times as much); training over
         a range of levels teaches it to read the level from the stamp. Validation
         inputs are never changed.
+    latent_weight : float
+        Stage 2 only: weight ``mu`` of a latent-matching term added to each example's
+        loss, ``mu * 0.5 * sum_k (m_k - t_k)**2 / (s_k**2 + tau**2)`` over the latent
+        dimensions,
+        with ``m`` the blend encoder's posterior mean for the blend and ``t``, ``s``
+        the frozen stage-1 encoder's posterior mean and standard deviation for the same
+        central galaxy without its neighbour (input ``blend - neighbour_noiseless``:
+        the central galaxy with the blend's own noise, after every augmentation above).
+        The stage-1 encoder was trained with the decoder and reads the isolated galaxy
+        far better than the pixel loss alone teaches the blend encoder to; this term
+        shows the blend encoder where that reading lies. 0 (default): off. The
+        validation loss includes it (:mod:`debvader_euclid.models.latent_matching`).
+    latent_std_floor : float
+        ``tau`` >= 0 of the latent-matching term, in latent units: added in quadrature
+        to the stage-1 posterior standard deviation ``s``, so that the dimensions a
+        bright galaxy pins down to a few hundredths do not swamp the term.
     """
 
     seed: int = 0
@@ -177,6 +193,8 @@ class TrainingConfig:
     neighbour_dropout: float = 0.0
     neighbour_swap: float = 0.0
     noise_scale_range: tuple[float, float] = (1.0, 1.0)
+    latent_weight: float = 0.0
+    latent_std_floor: float = 1.0
 
     def __post_init__(self) -> None:
         # JSON gives a list; the configuration keeps a tuple (hashable, like the rest)
@@ -260,6 +278,16 @@ class TrainingConfig:
             raise ValueError(
                 "noise_scale_range must be a pair of finite factors 0 < smallest <= largest "
                 f"(e.g. [0.33, 2.0]; [1, 1] leaves the noise alone), got {self.noise_scale_range}"
+            )
+        if not (math.isfinite(self.latent_weight) and self.latent_weight >= 0):
+            raise ValueError(
+                "latent_weight must be a finite number >= 0 (0: no latent-matching term), "
+                f"got {self.latent_weight}"
+            )
+        if not (math.isfinite(self.latent_std_floor) and self.latent_std_floor >= 0):
+            raise ValueError(
+                "latent_std_floor must be a finite number >= 0 (latent units), "
+                f"got {self.latent_std_floor}"
             )
         if self.neighbour_swap > 0 and self.blendedness_boost > 0:
             raise ValueError(

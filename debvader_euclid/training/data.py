@@ -21,9 +21,12 @@ Pipeline of one training epoch ``e``::
       -> neighbour removed from the input of a random fraction of the blends
          (input = blend_noisy - neighbour_noiseless), stateless seeds
          (f(seed, e), batch index)  [stage 2, if neighbour_dropout > 0]
-      -> random dihedral symmetry (8 rotations/flips) per example, same on input
+      [-> the central galaxy without its neighbour (blend - neighbour_noiseless,
+         taken before the dropout: the central galaxy with the blend's noise), a
+         second input for the latent-matching term  [stage 2, if latent_weight > 0]]
+      -> random dihedral symmetry (8 rotations/flips) per example, same on input(s)
          and target, drawn with stateless seeds (f(seed, e), batch index)  [if augment]
-      -> arcsinh normalisation (input and target)
+      -> arcsinh normalisation (input(s) and target)
       [-> loss weight per example from the central galaxy's magnitude and the
          blend's blendedness, if TrainingConfig.magnitude_balance or
          blendedness_boost > 0; see :class:`LossWeights`]
@@ -72,6 +75,10 @@ BLEND_FIELD = "blendedness"
 #: ``neighbour_swap`` subtract from it.
 BLEND_INPUT = "blend_noisy"
 NEIGHBOUR_FIELD = "neighbour_noiseless"
+
+#: Stage-2 validation field of the central galaxy without its neighbour, with the
+#: blend's noise: the second input of the latent-matching term (``latent_weight``).
+CENTRAL_INPUT = "central_noisy"
 
 #: Data set kind each stage trains on.
 STAGE_KIND = {"vae": "isolated", "deblender": "blended"}
@@ -688,14 +695,19 @@ def _epoch_dataset(
     seed = epoch_seed(config.seed, epoch)
     dropout = float(config.neighbour_dropout)
     swap = float(config.neighbour_swap)
-    for name, value in (("neighbour_dropout", dropout), ("neighbour_swap", swap)):
+    latent = float(config.latent_weight) > 0
+    for name, value in (
+        ("neighbour_dropout", dropout),
+        ("neighbour_swap", swap),
+        ("latent_weight", float(config.latent_weight)),
+    ):
         if value > 0 and inp != BLEND_INPUT:
             raise ValueError(
                 f"{name} applies to the deblender (stage 2, blended data sets) only: "
                 "set it to 0 to train the VAE"
             )
     noise_scaled = tuple(config.noise_scale_range) != (1.0, 1.0)
-    uses_neighbours = dropout > 0 or swap > 0 or (noise_scaled and inp == BLEND_INPUT)
+    uses_neighbours = dropout > 0 or swap > 0 or latent or (noise_scaled and inp == BLEND_INPUT)
     fields = _weighted_fields(inp, tgt, weights) + ([NEIGHBOUR_FIELD] if uses_neighbours else [])
     ds = read_dataset(
         split.train.folder,
@@ -717,11 +729,16 @@ def _epoch_dataset(
             x = scale_noise(x, clean, config.noise_scale_range, stateless)
         if swap > 0:
             x, neighbours = swap_neighbours(x, neighbours, swap, stateless)
+        images = [x, y]
+        if latent:
+            images.append(x - neighbours)
         if dropout > 0:
-            x = drop_neighbours(x, neighbours, dropout, stateless)
+            images[0] = drop_neighbours(x, neighbours, dropout, stateless)
         if augment:
-            x, y = random_symmetries(x, y, stateless)
-        pair = (normalizer.normalize(x)[..., None], normalizer.normalize(y)[..., None])
+            bits = _dihedral_bits(images[0], stateless)
+            images = [dihedral_transform(image, bits) for image in images]
+        x, y, *central = (normalizer.normalize(image)[..., None] for image in images)
+        pair = ((x, central[0]), y) if latent else (x, y)
         if weights is None:
             return pair
         return (*pair, weights.lookup(batch[BALANCE_FIELD], batch.get(BLEND_FIELD)))
@@ -780,12 +797,26 @@ def training_dataset(
 
 
 def validation_dataset(
-    split: DataSplit, batch_size: int, normalizer: ArcsinhNormalizer, drop_remainder: bool = False
+    split: DataSplit,
+    batch_size: int,
+    normalizer: ArcsinhNormalizer,
+    drop_remainder: bool = False,
+    central_input: bool = False,
 ) -> tf.data.Dataset:
     """Validation batches, in a fixed order, without augmentation.
 
     With ``drop_remainder`` (several replicas) the last ``n_val % batch_size``
     examples are left out, always the same ones.
+
+    Parameters
+    ----------
+    split : DataSplit
+    batch_size : int
+    normalizer : ArcsinhNormalizer
+    drop_remainder : bool
+    central_input : bool
+        Stage 2 with ``latent_weight > 0``: the input is the pair (blend, central
+        galaxy with the blend's noise, :data:`CENTRAL_INPUT`), as in training.
 
     Returns
     -------
@@ -793,13 +824,17 @@ def validation_dataset(
         ``(input, target)`` batches as in :func:`training_dataset`.
     """
     inp, tgt = split.fields
-    ds = read_dataset(split.validation.folder, fields=[inp, tgt], shards=split.validation.shards)
+    if central_input and inp != BLEND_INPUT:
+        raise ValueError("central_input (latent_weight > 0) is for the deblender stage only")
+    fields = [inp, tgt] + ([CENTRAL_INPUT] if central_input else [])
+    ds = read_dataset(split.validation.folder, fields=fields, shards=split.validation.shards)
 
-    def prepare(example: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
-        return (
-            normalizer.normalize(example[inp])[..., None],
-            normalizer.normalize(example[tgt])[..., None],
-        )
+    def prepare(example: dict[str, tf.Tensor]) -> tuple[Any, tf.Tensor]:
+        x = normalizer.normalize(example[inp])[..., None]
+        y = normalizer.normalize(example[tgt])[..., None]
+        if central_input:
+            return (x, normalizer.normalize(example[CENTRAL_INPUT])[..., None]), y
+        return x, y
 
     if drop_remainder and split.validation.n_examples < batch_size:
         raise ValueError(

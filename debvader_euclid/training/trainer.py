@@ -46,6 +46,7 @@ from debvader_euclid.models import (
     StageNetworks,
     connect,
 )
+from debvader_euclid.models.latent_matching import connect_with_latent_matching
 from debvader_euclid.training import artifacts
 from debvader_euclid.training.config import (
     FORMAT_VERSION,
@@ -77,6 +78,8 @@ HISTORY_COLUMNS = (
     "val_kl",
     "flux_term",
     "val_flux_term",
+    "latent_term",
+    "val_latent_term",
     "learning_rate",
     "seconds",
 )
@@ -258,11 +261,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
             "val_nll": float(logs.get("val_nll", float("nan"))),
             "flux_term": float(logs.get("flux_term", 0.0)),
             "val_flux_term": float(logs.get("val_flux_term", 0.0)),
+            "latent_term": float(logs.get("latent_term", 0.0)),
+            "val_latent_term": float(logs.get("val_latent_term", 0.0)),
             "learning_rate": float(tf.convert_to_tensor(self.model.optimizer.learning_rate)),
             "seconds": round(time.monotonic() - self._started, 3),
         }
-        row["kl"] = row["loss"] - row["nll"] - row["flux_term"]
-        row["val_kl"] = row["val_loss"] - row["val_nll"] - row["val_flux_term"]
+        row["kl"] = row["loss"] - row["nll"] - row["flux_term"] - row["latent_term"]
+        row["val_kl"] = (
+            row["val_loss"] - row["val_nll"] - row["val_flux_term"] - row["val_latent_term"]
+        )
 
         best = state["best_val_loss"]
         if best is None or row["val_loss"] < best - self.min_delta:
@@ -567,6 +574,11 @@ def train_stage(
     training = cfg.training
 
     # ---- checks, all before any training ------------------------------------
+    if training.latent_weight > 0 and stage != "deblender":
+        raise ValueError(
+            "latent_weight (the latent-matching term) is for the deblender stage only: "
+            "set it to 0 to train the VAE"
+        )
     vae_networks: StageNetworks | None = None
     vae_provenance: dict[str, Any] = {}
     if stage == "deblender":
@@ -649,7 +661,10 @@ def train_stage(
     train_ds, steps = training_dataset(
         split, training, normalizer, initial_epoch, whole_batches, weights
     )
-    val_ds = validation_dataset(split, training.batch_size, normalizer, whole_batches)
+    latent_matching = training.latent_weight > 0
+    val_ds = validation_dataset(
+        split, training.batch_size, normalizer, whole_batches, central_input=latent_matching
+    )
     with strategy.scope():
         sampler = LatentSampler(training.seed + (0 if stage == "vae" else 1))
         networks = artifacts.build_stage_networks(stage, model, sampler, seed=training.seed)
@@ -658,7 +673,18 @@ def train_stage(
         if init_networks is not None:
             networks.encoder.set_weights(init_networks.encoder.get_weights())
             log.info("blend encoder initialised from %s", init_record["folder"])
-        train_model = connect(networks.encoder, networks.decoder, name=stage)
+        if latent_matching:
+            train_model = connect_with_latent_matching(
+                networks.encoder,
+                networks.decoder,
+                vae_networks.encoder,
+                model.latent_dim,
+                training.latent_weight,
+                training.latent_std_floor,
+                name=stage,
+            )
+        else:
+            train_model = connect(networks.encoder, networks.decoder, name=stage)
         optimizer = keras.optimizers.Adam(
             learning_rate_schedule(training, steps), clipnorm=training.clipnorm
         )
