@@ -44,6 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or a stage folder written by `debvader-euclid train`",
     )
     parser.add_argument(
+        "--ensemble-with",
+        action="append",
+        default=[],
+        metavar="NAME|DIR",
+        help="another model of the same stage (repeatable): the prediction becomes the "
+        "pixel-wise mean of --model's and theirs, each with the same options; no flux "
+        "error report for an ensemble",
+    )
+    parser.add_argument(
         "--data", required=True, metavar="DIR", help="data set folder (with manifest.json)"
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="report folder to write")
@@ -113,6 +122,8 @@ def shard_list(text: str) -> tuple[int, ...]:
 def command_line(args: argparse.Namespace) -> list[str]:
     """The command that reproduces ``args`` (recorded in ``evaluation.json``)."""
     cmd = ["debvader-euclid", "evaluate", "--model", str(args.model)]
+    for other in getattr(args, "ensemble_with", None) or ():
+        cmd += ["--ensemble-with", str(other)]
     cmd += ["--data", str(args.data), "--out", str(args.out)]
     if args.overwrite:
         cmd.append("--overwrite")
@@ -148,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         refine=args.refine,
         estimate_noise=args.estimate_noise,
         command_line=command_line(args),
+        ensemble_with=args.ensemble_with,
     )
     sys.stdout.write(result.table1())
     print(f"report: {result.out / 'report.md'}")

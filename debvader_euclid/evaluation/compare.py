@@ -52,9 +52,13 @@ COMPARE_COLUMNS = (
 
 
 def model_label(evaluation: dict) -> str:
-    """Short name of the evaluated model: the last part of the ``--model`` argument."""
-    argument = str(evaluation.get("model", {}).get("argument", "?"))
-    return Path(argument.rstrip("/")).name or argument
+    """Short name of the evaluated model: the last part of the ``--model`` argument.
+
+    An ensemble (``--ensemble-with``) is labelled ``"a + b"`` with its members' names.
+    """
+    model = evaluation.get("model", {})
+    arguments = [str(model.get("argument", "?")), *map(str, model.get("ensemble_with", []))]
+    return " + ".join(Path(a.rstrip("/")).name or a for a in arguments)
 
 
 #: Magnitude bins fainter than this (AB) are left out of ``largest_bin_bias``: the bias aim

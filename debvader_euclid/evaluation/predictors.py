@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,9 @@ class Predictor:
     info : dict
         ``{"stage", "model", "training", "provenance"}`` from
         :func:`debvader_euclid.training.artifacts.load_stage`.
+    members : tuple of Predictor
+        For an ensemble (:func:`ensemble_predictor`), the predictors whose images it
+        averages (``folder`` and ``info`` are then the first member's); empty otherwise.
     """
 
     stage: str
@@ -63,6 +66,7 @@ class Predictor:
     stamp_size: int
     info: dict[str, Any]
     _run: Callable[[np.ndarray, int, np.ndarray | None], np.ndarray]
+    members: tuple[Predictor, ...] = ()
 
     def predict(
         self,
@@ -104,16 +108,70 @@ class Predictor:
             "weights_sha256": provenance.get("files", {}),
             "training_data": provenance.get("data", {}),
             "model_config": model.to_dict() if hasattr(model, "to_dict") else None,
+            **({"ensemble_members": [m.describe() for m in self.members]} if self.members else {}),
         }
 
     def training_manifests(self) -> set[str]:
         """SHA-256 of the manifests of the data sets this stage was trained/validated on."""
+        if self.members:
+            return set().union(*(m.training_manifests() for m in self.members))
         data = self.info.get("provenance", {}).get("data", {})
         return {
             str(part["manifest_sha256"])
             for part in data.values()
             if isinstance(part, dict) and part.get("manifest_sha256")
         }
+
+
+def ensemble_predictor(members: Sequence[Predictor]) -> Predictor:
+    """A predictor whose prediction is the pixel-wise mean of several predictors'.
+
+    Networks trained from different starting points make partly independent errors;
+    averaging their images lowers the scatter of the fluxes (measured in
+    ``configs/README.md``, "Latent matching and ensembles"). Each member runs with
+    its own options (symmetrisation, neighbours, refine) as it was loaded.
+
+    Parameters
+    ----------
+    members : sequence of Predictor
+        At least two, of the same stage and stamp size.
+
+    Returns
+    -------
+    Predictor
+        ``folder`` and ``info`` are the first member's; ``members`` holds them all.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two members, or members of different stages or stamp sizes.
+    """
+    members = tuple(members)
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least two members, got {len(members)}")
+    first = members[0]
+    for other in members[1:]:
+        if (other.stage, other.stamp_size) != (first.stage, first.stamp_size):
+            raise ValueError(
+                f"ensemble members must share stage and stamp size: {first.folder} is a "
+                f"{first.stage} on {first.stamp_size}-pixel stamps, {other.folder} a "
+                f"{other.stage} on {other.stamp_size}-pixel stamps"
+            )
+
+    def run(images: np.ndarray, batch: int, sigma: np.ndarray | None) -> np.ndarray:
+        total = np.zeros(np.shape(images), dtype=np.float64)
+        for member in members:
+            total += member.predict(images, batch_size=batch, noise_sigma_uJy=sigma)
+        return total / len(members)
+
+    return Predictor(
+        stage=first.stage,
+        folder=first.folder,
+        stamp_size=first.stamp_size,
+        info=first.info,
+        _run=run,
+        members=members,
+    )
 
 
 def _stage_of(folder: Path) -> str | None:

@@ -65,7 +65,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,7 @@ from data_generation.manifest import Manifest, load_manifest, manifest_sha256, u
 from debvader_euclid.evaluation.predictors import (
     INPUT_FIELD,
     TARGET_FIELD,
+    ensemble_predictor,
     load_predictor,
 )
 from debvader_euclid.evaluation.tables import (
@@ -479,6 +480,7 @@ def evaluate(
     refine: bool = False,
     estimate_noise: bool = False,
     command_line: list[str] | None = None,
+    ensemble_with: Sequence[str | os.PathLike] = (),
 ) -> EvaluationResult:
     """Evaluate a trained model on a data set and write the report folder ``out``.
 
@@ -527,6 +529,11 @@ def evaluate(
         in ``evaluation.json``.
     command_line : list of str, optional
         The command that ran this evaluation, recorded in ``evaluation.json``.
+    ensemble_with : sequence of str or path-like
+        Further models of the same stage: the prediction is then the pixel-wise mean
+        of ``model``'s and theirs, each run with the same options
+        (:func:`~debvader_euclid.evaluation.predictors.ensemble_predictor`). An
+        ensemble has no calibrated flux errors (no ``flux_errors.*``).
 
     Returns
     -------
@@ -569,6 +576,14 @@ def evaluate(
     predictor = load_predictor(
         model, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine
     )
+    if ensemble_with:
+        predictor = ensemble_predictor(
+            [predictor]
+            + [
+                load_predictor(m, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine)
+                for m in ensemble_with
+            ]
+        )
     if predictor.stamp_size != manifest.stamp_size:
         raise ValueError(
             f"stamp-size mismatch: the {predictor.stage} in {predictor.folder} takes "
@@ -640,14 +655,17 @@ def evaluate(
     blending = None
     flux_errors = None
     if kind == "blended":
-        flux_errors = _flux_error_coverage(
-            predictor.folder,
-            images,
-            predictions_uJy,
-            sigma_model,
-            predictions,
-            options_key(neighbours, refine, symmetrize),
-        )
+        if predictor.members:
+            log.info("an ensemble has no calibrated flux errors: no flux_errors.* report")
+        else:
+            flux_errors = _flux_error_coverage(
+                predictor.folder,
+                images,
+                predictions_uJy,
+                sigma_model,
+                predictions,
+                options_key(neighbours, refine, symmetrize),
+            )
         blendedness = np.clip(predictions["blendedness"].to_numpy(), 0.0, 1.0)
         distance = predictions["neighbour_distance_arcsec"].to_numpy()
         blending = pd.concat(
@@ -743,6 +761,7 @@ def evaluate(
         "command_line": list(command_line) if command_line is not None else None,
         "model": {
             "argument": os.fspath(model),
+            **({"ensemble_with": [os.fspath(m) for m in ensemble_with]} if ensemble_with else {}),
             "symmetrize": bool(symmetrize),
             "neighbours": neighbours,
             "refine": bool(refine),

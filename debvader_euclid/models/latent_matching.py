@@ -1,11 +1,12 @@
 """Latent matching: teach the blend encoder where the stage-1 encoder puts a galaxy.
 
 Stage 2 trains the blend encoder through the frozen decoder with the pixel
-likelihood (and the flux term) alone. Measured on the validation shards of the
-analytic training blends, the shipped blend encoder given the *isolated* noisy
-central galaxy recovers its flux with a sigma_MAD of 3.6 % at VIS 18-20, where
-the stage-1 encoder, given the same stamp, reaches 1.5 %: the decoder can draw the
-galaxy far better than the blend encoder learns to ask it to.
+likelihood (and the flux term) alone. Given the *isolated* noisy central galaxy,
+the stage-1 encoder finds the latent point that decodes to a bright galaxy's flux
+much more precisely than the blend encoder finds it from the blend: the decoder can
+draw the galaxy better than the blend encoder learns to ask it to. This term shows
+the blend encoder where the stage-1 encoder puts the galaxy (what it achieved:
+``configs/README.md``, "Latent matching and ensembles").
 
 With ``TrainingConfig.latent_weight = mu > 0`` each training example also
 costs

@@ -297,6 +297,45 @@ def test_refine_through_the_cli(
     assert "refine applies to blended data sets only" in caplog.text
 
 
+def test_ensemble_through_the_cli(
+    trained_deblender, trained_vae, blended_data, tmp_path, tiny_config, caplog
+):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.deblender import Deblender
+    from debvader_euclid.evaluation.compare import compare_reports
+    from debvader_euclid.training import train_deblender
+
+    other = tmp_path / "other"
+    config = tiny_config(epochs=1, seed=5)
+    assert train_deblender(trained_vae, blended_data, other, config=config, verbose=0).status
+    out = tmp_path / "ensemble"
+    args = ["evaluate", "--model", str(trained_deblender), "--ensemble-with", str(other)]
+    args += ["--data", str(blended_data), "--out", str(out), "--shards", "3", "--panels", "0"]
+    assert main([*args, "--no-sep", "--neighbours", "check"]) == 0
+    data = read_numpy(blended_data, fields=["blend_noisy", "noise_sigma_uJy"], shards=[3])
+    fluxes = [
+        Deblender.load(m).flux(
+            data["blend_noisy"], neighbours="check", noise_sigma_uJy=data["noise_sigma_uJy"]
+        )
+        for m in (trained_deblender, other)
+    ]
+    predictions = read_csv(out / "predictions.csv")
+    np.testing.assert_allclose(predictions["flux_pred_uJy"], np.mean(fluxes, axis=0), rtol=1e-5)
+    assert not np.allclose(fluxes[0], fluxes[1], rtol=1e-3)  # two different networks
+    info = json.loads((out / "evaluation.json").read_text())
+    assert info["command_line"][4:6] == ["--ensemble-with", str(other)]
+    assert [m["folder"] for m in info["model"]["ensemble_members"]] == [
+        str(trained_deblender.resolve()),
+        str(other.resolve()),
+    ]
+    assert not (out / "flux_errors.csv").exists()
+    assert compare_reports([out])["model"].iloc[0] == f"{trained_deblender.name} + other"
+    with caplog.at_level(logging.ERROR):
+        bad = [a if a != str(other) else str(trained_vae) for a in args]
+        assert main([*bad, "--out", str(tmp_path / "x"), "--no-sep"]) == 2
+    assert "holds a trained 'vae' stage" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("text", "expected"), [("3", (3,)), ("67-69", (67, 68, 69)), ("5,0-1,5", (0, 1, 5))]
 )
