@@ -36,6 +36,9 @@ LR_SCHEDULES = ("constant", "cosine", "exponential")
 #: Model keys a stage-2 configuration may set (they do not touch the frozen decoder).
 STAGE2_MODEL_KEYS = frozenset({"kl_weight", "encoder_filters"})
 
+#: Training options that act on blends (their neighbour or central galaxy) only.
+STAGE2_ONLY = ("neighbour_dropout", "neighbour_swap", "latent_weight")
+
 #: Top-level keys of a configuration file.
 CONFIG_FILE_KEYS = ("model", "training", "stage", "format_version")
 
@@ -295,6 +298,22 @@ class TrainingConfig:
                 "weights each blend by the blendedness of its original pair; set one of "
                 "them to 0"
             )
+
+    def check_stage(self, stage: str) -> None:
+        """Raise ValueError if an option of :data:`STAGE2_ONLY` is on for the VAE.
+
+        Parameters
+        ----------
+        stage : {"vae", "deblender"}
+        """
+        if stage == "deblender":
+            return
+        for name in STAGE2_ONLY:
+            if getattr(self, name) > 0:
+                raise ValueError(
+                    f"{name} applies to the deblender (stage 2, blended data sets) only: "
+                    "set it to 0 to train the VAE"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary."""

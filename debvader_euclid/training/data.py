@@ -50,7 +50,7 @@ import dataclasses
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -615,31 +615,32 @@ def dihedral_transform(
     return tf.where(flip_lr, tf.reverse(images, axis=[2]), images)
 
 
-def random_symmetries(x: tf.Tensor, y: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Apply a random symmetry of the square to each pair of a batch of images.
+def random_symmetries(images: Sequence[tf.Tensor], seed: tf.Tensor) -> list[tf.Tensor]:
+    """Apply a random symmetry of the square to each example of batches of images.
 
     Each example draws, with a stateless seed, one of the 8 elements of the
     dihedral group (rotations by 0, 90, 180, 270 degrees with or without a flip)
     as three independent fair bits: transpose, flip up-down, flip left-right;
-    their 8 combinations are exactly the 8 symmetries. Input and target of an
-    example get the same one. Rotations are about the stamp centre: for an even
-    stamp size a galaxy centred on pixel ``S // 2`` moves by at most one pixel,
-    together with its target. Vectorised over the batch (no per-example branch).
+    their 8 combinations are exactly the 8 symmetries. The images of an example
+    (input, target, and the central input of the latent-matching term) get the same
+    one. Rotations are about the stamp centre: for an even stamp size a galaxy
+    centred on pixel ``S // 2`` moves by at most one pixel, together with its
+    target. Vectorised over the batch (no per-example branch).
 
     Parameters
     ----------
-    x, y : tf.Tensor
-        ``(B, S, S)`` images.
+    images : sequence of tf.Tensor
+        Batches of ``(B, S, S)`` images, all of the same batch size ``B``.
     seed : tf.Tensor
         Stateless seed, int32 or int64 ``(2,)``.
 
     Returns
     -------
-    tuple of tf.Tensor
-        Both ``(B, S, S)``.
+    list of tf.Tensor
+        The transformed batches, in the order given, each ``(B, S, S)``.
     """
-    bits = _dihedral_bits(x, seed)
-    return dihedral_transform(x, bits), dihedral_transform(y, bits)
+    bits = _dihedral_bits(images[0], seed)
+    return [dihedral_transform(image, bits) for image in images]
 
 
 def steps_per_epoch(split: DataSplit, config: TrainingConfig, drop_remainder: bool = False) -> int:
@@ -696,16 +697,7 @@ def _epoch_dataset(
     dropout = float(config.neighbour_dropout)
     swap = float(config.neighbour_swap)
     latent = float(config.latent_weight) > 0
-    for name, value in (
-        ("neighbour_dropout", dropout),
-        ("neighbour_swap", swap),
-        ("latent_weight", float(config.latent_weight)),
-    ):
-        if value > 0 and inp != BLEND_INPUT:
-            raise ValueError(
-                f"{name} applies to the deblender (stage 2, blended data sets) only: "
-                "set it to 0 to train the VAE"
-            )
+    config.check_stage("vae" if inp != BLEND_INPUT else "deblender")
     noise_scaled = tuple(config.noise_scale_range) != (1.0, 1.0)
     uses_neighbours = dropout > 0 or swap > 0 or latent or (noise_scaled and inp == BLEND_INPUT)
     fields = _weighted_fields(inp, tgt, weights) + ([NEIGHBOUR_FIELD] if uses_neighbours else [])
@@ -735,8 +727,7 @@ def _epoch_dataset(
         if dropout > 0:
             images[0] = drop_neighbours(x, neighbours, dropout, stateless)
         if augment:
-            bits = _dihedral_bits(images[0], stateless)
-            images = [dihedral_transform(image, bits) for image in images]
+            images = random_symmetries(images, stateless)
         x, y, *central = (normalizer.normalize(image)[..., None] for image in images)
         pair = ((x, central[0]), y) if latent else (x, y)
         if weights is None:

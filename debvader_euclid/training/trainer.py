@@ -574,11 +574,7 @@ def train_stage(
     training = cfg.training
 
     # ---- checks, all before any training ------------------------------------
-    if training.latent_weight > 0 and stage != "deblender":
-        raise ValueError(
-            "latent_weight (the latent-matching term) is for the deblender stage only: "
-            "set it to 0 to train the VAE"
-        )
+    training.check_stage(stage)
     vae_networks: StageNetworks | None = None
     vae_provenance: dict[str, Any] = {}
     if stage == "deblender":

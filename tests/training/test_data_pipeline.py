@@ -31,15 +31,15 @@ def batches(dataset: tf.data.Dataset) -> list[np.ndarray]:
 def test_random_symmetries_cover_the_dihedral_group_and_move_input_and_target_together() -> None:
     image = np.arange(36, dtype=np.float32).reshape(6, 6)
     batch = np.repeat(image[None], 64, axis=0)
-    x, y = random_symmetries(tf.constant(batch), tf.constant(2 * batch), tf.constant([7, 1]))
+    x, y = random_symmetries([tf.constant(batch), tf.constant(2 * batch)], tf.constant([7, 1]))
     x, y = x.numpy(), y.numpy()
     np.testing.assert_array_equal(y, 2 * x)
     np.testing.assert_array_equal(x.sum(axis=(1, 2)), image.sum())
     expected = {np.rot90(f, k).tobytes() for f in (image, image[:, ::-1]) for k in range(4)}
     assert {a.tobytes() for a in x} == expected
-    again, _ = random_symmetries(tf.constant(batch), tf.constant(batch), tf.constant([7, 1]))
+    again, _ = random_symmetries([tf.constant(batch), tf.constant(batch)], tf.constant([7, 1]))
     np.testing.assert_array_equal(again.numpy(), x)  # stateless: reproducible
-    other, _ = random_symmetries(tf.constant(batch), tf.constant(batch), tf.constant([7, 2]))
+    other, _ = random_symmetries([tf.constant(batch), tf.constant(batch)], tf.constant([7, 2]))
     assert not np.array_equal(other.numpy(), x)
 
 
