@@ -73,18 +73,23 @@ nb_render_markdown_format = "myst"  # Markdown outputs (tables) rendered like th
 
 
 def _source_digest() -> str:
-    """SHA-256 (12 hex digits) of the package sources the executed pages run."""
+    """SHA-256 (12 hex digits) of the package sources and shipped models the pages run."""
     digest = hashlib.sha256()
-    for package in ("debvader_euclid", "data_generation"):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            digest.update(str(path.relative_to(ROOT)).encode())
-            digest.update(path.read_bytes())
+    paths = [
+        path
+        for package in ("debvader_euclid", "data_generation")
+        for path in sorted((ROOT / package).rglob("*.py"))
+    ]
+    paths += sorted((ROOT / "trained_models").glob("*/SHA256SUMS"))
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
 # jupyter-cache keys on the code of the cells only: one cache per state of the package
-# sources, so that editing the package re-executes every notebook page. Older caches
-# are removed.
+# sources and of the shipped weights (their checksum files), so that editing the package
+# or shipping a model re-executes every notebook page. Older caches are removed.
 _cache_root = DOCS / "_build" / ".jupyter_cache"
 nb_execution_cache_path = str(_cache_root / _source_digest())
 if _cache_root.is_dir():
