@@ -573,17 +573,11 @@ def evaluate(
     check_truth_fields(data, manifest, fields)
     data_sha = manifest_sha256(data)
 
-    predictor = load_predictor(
-        model, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine
-    )
-    if ensemble_with:
-        predictor = ensemble_predictor(
-            [predictor]
-            + [
-                load_predictor(m, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine)
-                for m in ensemble_with
-            ]
-        )
+    predictors = [
+        load_predictor(m, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine)
+        for m in (model, *ensemble_with)
+    ]
+    predictor = ensemble_predictor(predictors) if len(predictors) > 1 else predictors[0]
     if predictor.stamp_size != manifest.stamp_size:
         raise ValueError(
             f"stamp-size mismatch: the {predictor.stage} in {predictor.folder} takes "
