@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         options_key,
         write_flux_error_model,
     )
+    from debvader_euclid.training.artifacts import read_provenance
 
     manifest = load_manifest(args.data)
     if manifest.kind != "blended":
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         "data": str(Path(args.data).resolve()),
         "manifest_sha256": sha256_file(Path(args.data) / "manifest.json"),
         "shards": list(args.shards) if args.shards is not None else "all",
+        "weights_sha256": read_provenance(deblender.folder).get("files", {}),
     }
     model = fit_flux_error_model(data["central_stamp_flux_uJy"], terms, key, calibration)
     path = write_flux_error_model(deblender.folder, model, overwrite=args.overwrite)

@@ -435,16 +435,22 @@ class Deblender:
         Raises
         ------
         ValueError
-            Everything :meth:`deblend` refuses, or options this deblender has no
-            calibrated error model for (the message lists those it has).
+            Everything :meth:`deblend` refuses, options this deblender has no
+            calibrated error model for (the message lists those it has), or a
+            model calibrated with weights since replaced.
         """
-        from debvader_euclid.flux_errors import error_terms, options_key, read_flux_error_models
+        from debvader_euclid.flux_errors import (
+            error_terms,
+            flux_error_model,
+            options_key,
+            read_flux_error_models,
+        )
         from debvader_euclid.noise import noise_sigma_for
 
         key = options_key(neighbours, refine, symmetrize)
-        models = read_flux_error_models(self.folder)
-        if key not in models:
-            have = ", ".join(sorted(models)) or "none"
+        model = flux_error_model(self.folder, key)
+        if model is None:
+            have = ", ".join(sorted(read_flux_error_models(self.folder))) or "none"
             raise ValueError(
                 f"{self.folder} has no flux error model for {key!r} (calibrated: {have}); "
                 "calibrate one on blends with truth: debvader-euclid calibrate-errors "
@@ -469,7 +475,7 @@ class Deblender:
             )
             terms = error_terms(chunk, central, chunk_sigma)
             flux[start : start + len(chunk)] = terms.flux_uJy
-            error[start : start + len(chunk)] = models[key].error_uJy(terms)
+            error[start : start + len(chunk)] = model.error_uJy(terms)
         if np.ndim(images) == 2:
             return FluxEstimate(float(flux[0]), float(error[0]))
         return FluxEstimate(flux, error)

@@ -35,7 +35,11 @@ on held-out blends is in the report of ``debvader-euclid evaluate``
 
 The coefficients depend on the deblending options (``neighbours``, ``refine``,
 ``symmetrize``), so a deblender folder keeps one model per option set in
-``flux_errors.json``, written by ``debvader-euclid calibrate-errors``.
+``flux_errors.json``, written by ``debvader-euclid calibrate-errors``. Each model
+records the SHA-256 of the weights it was calibrated with (``weights_sha256`` in
+its ``calibration``); :func:`flux_error_model` refuses a model whose weights have
+since been replaced (retrained or fine-tuned), whose errors would describe another
+network. Models calibrated before this record existed are used as they are.
 """
 
 from __future__ import annotations
@@ -276,6 +280,53 @@ def read_flux_error_models(folder: str | os.PathLike) -> dict[str, FluxErrorMode
         return {key: FluxErrorModel.from_dict(value) for key, value in payload.items()}
     except (json.JSONDecodeError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a valid flux error file: {err}") from err
+
+
+def flux_error_model(folder: str | os.PathLike, options: str) -> FluxErrorModel | None:
+    """The flux error model of a deblender folder for ``options`` (None if it has none).
+
+    Parameters
+    ----------
+    folder : path-like
+        A deblender folder written by ``debvader-euclid train deblender``.
+    options : str
+        :func:`options_key` of the deblending options.
+
+    Returns
+    -------
+    FluxErrorModel or None
+
+    Raises
+    ------
+    ValueError
+        An unreadable ``flux_errors.json``, or a model calibrated with other
+        weights than those the folder's ``provenance.json`` now lists (the
+        message names both and the command that recalibrates).
+    """
+    from debvader_euclid.training.artifacts import read_provenance
+
+    model = read_flux_error_models(folder).get(options)
+    if model is None:
+        return None
+    calibrated = model.calibration.get("weights_sha256")
+    current = read_provenance(folder).get("files", {})
+    if calibrated is not None and dict(calibrated) != dict(current):
+        changed = sorted(
+            name
+            for name in set(calibrated) | set(current)
+            if calibrated.get(name) != current.get(name)
+        )
+        detail = ", ".join(
+            f"{name} {str(calibrated.get(name))[:12]}... then, {str(current.get(name))[:12]}... now"
+            for name in changed
+        )
+        raise ValueError(
+            f"the flux error model for {options!r} in {Path(folder) / FLUX_ERRORS_NAME} was "
+            f"calibrated with other weights ({detail}): its errors describe another network. "
+            f"Recalibrate: debvader-euclid calibrate-errors --model {folder} --data DIR "
+            "--overwrite [the same options]"
+        )
+    return model
 
 
 def write_flux_error_model(

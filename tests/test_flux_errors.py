@@ -141,6 +141,8 @@ def test_calibrate_command_then_flux_with_error_and_evaluate(
     stored = json.loads((model / FLUX_ERRORS_NAME).read_text())
     assert list(stored) == ["neighbours=keep"]
     assert stored["neighbours=keep"]["calibration"]["n"] == 320
+    provenance = json.loads((model / "provenance.json").read_text())
+    assert stored["neighbours=keep"]["calibration"]["weights_sha256"] == provenance["files"]
     assert main(argv) == 2  # the model for these options exists: refused
     assert "pass --overwrite" in caplog.text
     assert main([*argv, "--overwrite"]) == 0
@@ -174,3 +176,32 @@ def test_calibrate_command_then_flux_with_error_and_evaluate(
     assert "## Flux errors" in (tmp_path / "report" / "report.md").read_text()
     coverage = result.files["flux_errors.csv"].read_text()
     assert "within_1_sigma" in coverage
+
+
+def test_a_model_calibrated_with_other_weights_is_refused(
+    tmp_path, trained_deblender, blended_data
+):
+    from data_generation.tfrecords import read_numpy
+    from debvader_euclid.evaluation.report import evaluate
+
+    model = tmp_path / "deblender"
+    shutil.copytree(trained_deblender, model)
+    deblender = Deblender.load(model)
+    data = read_numpy(blended_data, ["blend_noisy", "noise_sigma_uJy"], max_examples=4)
+    stamps, sigma = data["blend_noisy"], data["noise_sigma_uJy"]
+    files = json.loads((model / "provenance.json").read_text())["files"]
+    stale = {**files, "encoder.h5": "0" * 64}  # calibrated before a retraining
+    write_flux_error_model(
+        model, FluxErrorModel(0.02, 0.3, 1.2, 0.4, "neighbours=keep", {"weights_sha256": stale})
+    )
+    with pytest.raises(ValueError, match=r"other weights \(encoder\.h5 000000000000\.\.\. then"):
+        deblender.flux_with_error(stamps, sigma)
+    with pytest.raises(ValueError, match="--overwrite"):
+        evaluate(model, blended_data, tmp_path / "report", n_panels=0, run_sep=False)
+
+    # the same weights, or a model from before the weights were recorded: used
+    for calibration in ({"weights_sha256": files}, {}):
+        write_flux_error_model(
+            model, FluxErrorModel(0.02, 0.3, 1.2, 0.4, "neighbours=keep", calibration), True
+        )
+        assert deblender.flux_with_error(stamps, sigma).flux_error_uJy.shape == (4,)

@@ -96,8 +96,8 @@ from debvader_euclid.evaluation.tables import (
 from debvader_euclid.flux_errors import (
     coverage_by_magnitude,
     error_terms,
+    flux_error_model,
     options_key,
-    read_flux_error_models,
 )
 from debvader_euclid.metrics import (
     CATASTROPHIC_THRESHOLD,
@@ -304,12 +304,12 @@ def _flux_error_coverage(
     Adds the ``flux_error_uJy`` column to ``predictions``; the returned table's
     ``attrs["model"]`` is the error model as a dictionary.
     """
-    models = read_flux_error_models(folder)
-    if options not in models:
+    model = flux_error_model(folder, options)
+    if model is None:
         log.info("no flux error model for %s in %s: no flux_errors.* report", options, folder)
         return None
     terms = error_terms(images, predictions_uJy, sigma_uJy)
-    error = models[options].error_uJy(terms)
+    error = model.error_uJy(terms)
     predictions["flux_error_uJy"] = error
     table = coverage_by_magnitude(
         predictions["flux_true_uJy"].to_numpy(),
@@ -318,7 +318,7 @@ def _flux_error_coverage(
         predictions["mag_true"].to_numpy(),
         DEFAULT_MAG_BINS,
     )
-    table.attrs["model"] = models[options].to_dict()
+    table.attrs["model"] = model.to_dict()
     return table
 
 
