@@ -338,7 +338,10 @@ def _check_init_encoder(
 ) -> tuple[StageNetworks, dict[str, Any]]:
     """Load the deblender that starts a fine-tuning run; check it fits this run.
 
-    Returns its networks and the record kept in ``provenance.json``.
+    Returns its networks and the record kept in ``provenance.json``: the folder, the SHA-256
+    of its weights, its command line and best epoch, and, when it was itself started from
+    another deblender, that deblender's record under ``init_encoder`` (so the chain of runs
+    is complete however many times a model is fine-tuned).
     """
     networks, info = artifacts.load_stage(folder, expected_stage="deblender", verify=True)
     if info["model"] != model:
@@ -363,6 +366,9 @@ def _check_init_encoder(
         "command_line": init_provenance.get("command_line"),
         "best_epoch": init_provenance.get("best_epoch"),
     }
+    if "init_encoder" in init_provenance:
+        # a fine-tuning of a fine-tuning: keep the whole chain back to the first run
+        record["init_encoder"] = init_provenance["init_encoder"]
     return networks, record
 
 

@@ -114,6 +114,27 @@ def test_finetune_starts_from_the_given_encoder_and_records_it(
     assert float(row["val_flux_term"]) > 0
 
 
+def test_a_second_finetuning_records_the_whole_chain(
+    tmp_path: Path, trained_vae: Path, trained_deblender: Path, blended_data: Path, tiny_config
+) -> None:
+    config = tiny_config(epochs=1, flux_weight=100.0, learning_rate=1e-12)
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    train_deblender(
+        trained_vae, blended_data, first, config=config, init_encoder=trained_deblender, verbose=0
+    )
+    train_deblender(trained_vae, blended_data, second, config=config, init_encoder=first, verbose=0)
+    provenance = json.loads((second / artifacts.PROVENANCE_NAME).read_text())
+    start = json.loads((trained_deblender / artifacts.PROVENANCE_NAME).read_text())
+    middle = json.loads((first / artifacts.PROVENANCE_NAME).read_text())
+    assert Path(provenance["init_encoder"]["folder"]) == first.resolve()
+    assert provenance["init_encoder"]["files"] == middle["files"]
+    grandparent = provenance["init_encoder"]["init_encoder"]
+    assert Path(grandparent["folder"]) == trained_deblender.resolve()
+    assert grandparent["files"] == start["files"]
+    assert "init_encoder" not in grandparent
+
+
 def test_finetune_refuses_another_architecture(
     tmp_path: Path, trained_vae: Path, trained_deblender: Path, blended_data: Path, tiny_config
 ) -> None:
