@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from data_generation.manifest import load_manifest
+from data_generation.manifest import load_manifest, manifest_sha256
 from data_generation.schema import truth_fields
 
 _SUMMARY_FIELDS = {
@@ -89,6 +89,10 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
             f"blendedness: median {np.median(b):.4f}; above 0.01: {np.mean(b > 0.01):.1%}, "
             f"above 0.1: {np.mean(b > 0.1):.1%}, above 0.3: {np.mean(b > 0.3):.1%}",
         ]
+    lines.append(
+        f"content SHA-256 {manifest.content_sha256()} (the same for identical data written "
+        f"again; manifest file SHA-256 {manifest_sha256(folder)})"
+    )
     missing = nan_truth_counts({name: data[name] for name in scalar})
     if missing:
         n = len(mags)

@@ -12,8 +12,15 @@ A data set written by ``debvader-euclid generate`` is one folder::
 :mod:`data_generation.schema`), the schema version, the stamp size in pixels, the
 master seed and generation configuration, one :class:`ShardRecord` per shard (file
 name, number of examples, SHA-256, per-shard seed, catalogue slice) and the versions
-of the software that wrote it. Its own SHA-256 (:func:`manifest_sha256`) identifies
-the data set: training records it next to the models it produces.
+of the software that wrote it. Two hashes identify a data set, and training,
+evaluation and error calibration record both:
+
+- :func:`manifest_sha256`, the SHA-256 of the manifest file: it pins the exact file,
+  creation time, paths and software versions included;
+- :meth:`Manifest.content_sha256` (:func:`data_content_sha256` for a folder), over the
+  kind, schema version, stamp size and every shard's index, example count and SHA-256
+  only: the same for a data set regenerated with identical pixels and truth, on
+  another day, in another folder.
 
 This module deliberately does not import TensorFlow, so that code that only needs
 to inspect or verify a data set stays light.
@@ -21,6 +28,7 @@ to inspect or verify a data set stays light.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -311,6 +319,33 @@ class Manifest:
         valid = ", ".join(str(s.index) for s in self.shards)
         raise KeyError(f"no shard with index {index} in the manifest (indices: {valid})")
 
+    def content_sha256(self) -> str:
+        """Hex SHA-256 of what the data set holds, independent of when and where it was written.
+
+        Hashes the kind, the schema version, the stamp size (pixels) and, in shard-index
+        order, each shard's index, number of examples and SHA-256; leaves out the
+        creation time, the folder and catalogue paths, the software versions and the
+        generation configuration (which the shard contents already fix). Two data sets
+        with identical shards have the same content hash, so a data set regenerated
+        with the same seed and software is recognised as the one a model was trained on.
+
+        Returns
+        -------
+        str
+            64 hexadecimal digits.
+        """
+        content = {
+            "kind": self.kind,
+            "schema_version": int(self.schema_version),
+            "stamp_size": int(self.stamp_size),
+            "shards": [
+                [int(s.index), int(s.n_examples), str(s.sha256)]
+                for s in sorted(self.shards, key=lambda s: s.index)
+            ],
+        }
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary, ``counts`` included.
 
@@ -450,10 +485,11 @@ def load_manifest(folder: str | os.PathLike) -> Manifest:
 
 
 def manifest_sha256(folder: str | os.PathLike) -> str:
-    """Hex SHA-256 of ``folder/manifest.json``: the hash that identifies a data set.
+    """Hex SHA-256 of ``folder/manifest.json``: the hash of the exact manifest file.
 
     The manifest holds the SHA-256 of every shard, so this one hash pins the whole
-    data set. Training records it next to the models it produces.
+    data set, and also its creation time, paths and software versions: regenerating
+    identical data changes it. :func:`data_content_sha256` does not.
     """
     path = Path(folder) / MANIFEST_NAME
     if not path.is_file():
@@ -461,6 +497,27 @@ def manifest_sha256(folder: str | os.PathLike) -> str:
             f"no {MANIFEST_NAME} in {folder}: not a data set written by `debvader-euclid generate`"
         )
     return sha256_file(path)
+
+
+def data_content_sha256(folder: str | os.PathLike) -> str:
+    """Hex content SHA-256 of the data set in ``folder`` (:meth:`Manifest.content_sha256`).
+
+    Parameters
+    ----------
+    folder : path-like
+        Data set folder.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits; equal for data sets with identical shards.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_manifest`.
+    """
+    return load_manifest(folder).content_sha256()
 
 
 def verify_shards(

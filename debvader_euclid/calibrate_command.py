@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         "command_line": command_line(args),
         "data": str(Path(args.data).resolve()),
         "manifest_sha256": sha256_file(Path(args.data) / "manifest.json"),
+        "content_sha256": manifest.content_sha256(),
         "shards": list(args.shards) if args.shards is not None else "all",
         "weights_sha256": read_provenance(deblender.folder).get("files", {}),
     }

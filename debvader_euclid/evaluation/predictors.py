@@ -112,15 +112,29 @@ class Predictor:
         }
 
     def training_manifests(self) -> set[str]:
-        """SHA-256 of the manifests of the data sets this stage was trained/validated on."""
+        """Hashes of the data sets this stage, or any run it was fine-tuned from, saw.
+
+        Both the manifest-file SHA-256 and the content SHA-256
+        (:meth:`data_generation.manifest.Manifest.content_sha256`) of every training and
+        validation data set in ``provenance.json``, following the ``init_encoder`` chain
+        of a fine-tuned deblender. Runs older than the content hash recorded only the
+        manifest-file hash.
+        """
         if self.members:
             return set().union(*(m.training_manifests() for m in self.members))
-        data = self.info.get("provenance", {}).get("data", {})
-        return {
-            str(part["manifest_sha256"])
-            for part in data.values()
-            if isinstance(part, dict) and part.get("manifest_sha256")
-        }
+        hashes: set[str] = set()
+        record: Any = self.info.get("provenance", {})
+        while isinstance(record, dict):
+            data = record.get("data", {})
+            for part in data.values() if isinstance(data, dict) else ():
+                if isinstance(part, dict):
+                    hashes.update(
+                        str(part[key])
+                        for key in ("manifest_sha256", "content_sha256")
+                        if part.get(key)
+                    )
+            record = record.get("init_encoder")
+        return hashes
 
 
 def ensemble_predictor(members: Sequence[Predictor]) -> Predictor:

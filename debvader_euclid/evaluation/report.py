@@ -572,6 +572,7 @@ def evaluate(
     fields = required_fields(kind)
     check_truth_fields(data, manifest, fields)
     data_sha = manifest_sha256(data)
+    content_sha = manifest.content_sha256()
 
     predictors = [
         load_predictor(m, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine)
@@ -584,7 +585,8 @@ def evaluate(
             f"{predictor.stamp_size}x{predictor.stamp_size}-pixel stamps but data set {data} "
             f"has {manifest.stamp_size}x{manifest.stamp_size}-pixel stamps"
         )
-    if data_sha in predictor.training_manifests():
+    used_in_training = bool({data_sha, content_sha} & predictor.training_manifests())
+    if used_in_training:
         log.warning(
             "data set %s is one the model was trained or validated on: the metrics are "
             "not those of unseen data",
@@ -765,13 +767,14 @@ def evaluate(
         "data": {
             "folder": str(data.resolve()),
             "manifest_sha256": data_sha,
+            "content_sha256": content_sha,
             "kind": kind,
             "dataset": dataset,
             "stamp_size": manifest.stamp_size,
             "instrument": manifest.instrument_summary(),
             "n_examples_in_data_set": manifest.counts["n_examples"],
             "n_examples_evaluated": n,
-            "used_in_training": data_sha in predictor.training_manifests(),
+            "used_in_training": used_in_training,
         },
         "config": {
             "max_examples": max_examples,

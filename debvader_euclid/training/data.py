@@ -102,6 +102,9 @@ class DataPart:
     manifest : Manifest
     manifest_sha256 : str
         SHA-256 of the manifest file, identifying the data set.
+    content_sha256 : str
+        SHA-256 of the data set's content (:meth:`Manifest.content_sha256`), the same
+        for a data set regenerated with identical shards.
     shards : tuple of int
         Shard indices used.
     n_examples : int
@@ -114,11 +117,17 @@ class DataPart:
     shards: tuple[int, ...]
     n_examples: int
 
+    @property
+    def content_sha256(self) -> str:
+        """SHA-256 of the data set's content, independent of creation time and folder."""
+        return self.manifest.content_sha256()
+
     def provenance(self) -> dict[str, Any]:
         """JSON summary for ``provenance.json``."""
         return {
             "folder": str(self.folder.resolve()),
             "manifest_sha256": self.manifest_sha256,
+            "content_sha256": self.content_sha256,
             "kind": self.manifest.kind,
             "stamp_size": self.manifest.stamp_size,
             "shards": list(self.shards),
@@ -242,7 +251,7 @@ def split_data(
     else:
         val_folder = Path(val_data)
         val_manifest, val_sha = open_data_set(val_folder, stage, "validation")
-        if val_sha == sha:
+        if val_sha == sha or val_manifest.content_sha256() == manifest.content_sha256():
             raise ValueError(
                 f"the validation data {val_folder} is the training data set itself: give a "
                 "different data set, or no --val-data to hold out shards of the training set"

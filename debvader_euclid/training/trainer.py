@@ -339,9 +339,11 @@ def _check_init_encoder(
     """Load the deblender that starts a fine-tuning run; check it fits this run.
 
     Returns its networks and the record kept in ``provenance.json``: the folder, the SHA-256
-    of its weights, its command line and best epoch, and, when it was itself started from
-    another deblender, that deblender's record under ``init_encoder`` (so the chain of runs
-    is complete however many times a model is fine-tuned).
+    of its weights, its command line, best epoch and training data (manifest and content
+    SHA-256 and shards, so that evaluation can tell the data any run of the chain saw), and,
+    when it was itself started from another deblender, that deblender's record under
+    ``init_encoder`` (so the chain of runs is complete however many times a model is
+    fine-tuned).
     """
     networks, info = artifacts.load_stage(folder, expected_stage="deblender", verify=True)
     if info["model"] != model:
@@ -365,6 +367,7 @@ def _check_init_encoder(
         "files": init_provenance.get("files", {}),
         "command_line": init_provenance.get("command_line"),
         "best_epoch": init_provenance.get("best_epoch"),
+        "data": init_provenance.get("data", {}),
     }
     if "init_encoder" in init_provenance:
         # a fine-tuning of a fine-tuning: keep the whole chain back to the first run
@@ -402,12 +405,16 @@ def _prepare_output(
         provenance = artifacts.read_provenance(out)
         data = provenance.get("data", {})
         for role, part in (("train", split.train), ("validation", split.validation)):
-            stored = data.get(role, {}).get("manifest_sha256")
-            if stored is not None and stored != part.manifest_sha256:
+            # The content hash recognises identical data regenerated since the run began;
+            # runs that predate it recorded the manifest-file hash only.
+            key = "content_sha256" if "content_sha256" in data.get(role, {}) else "manifest_sha256"
+            stored = data.get(role, {}).get(key)
+            current = getattr(part, key)
+            if stored is not None and stored != current:
+                what = "content SHA-256" if key == "content_sha256" else "manifest SHA-256"
                 raise ValueError(
                     f"cannot resume: the {role} data ({part.folder}) is not the data set the run "
-                    f"started with (manifest SHA-256 {part.manifest_sha256[:12]}..., "
-                    f"expected {stored[:12]}...)"
+                    f"started with ({what} {current[:12]}..., expected {stored[:12]}...)"
                 )
         stored_vae = provenance.get("vae", {}).get("files")
         if stored_vae is not None and vae_files is not None and dict(vae_files) != stored_vae:

@@ -140,6 +140,46 @@ def test_manifest_sha256(dataset: tuple[Path, mf.Manifest]) -> None:
     assert mf.manifest_sha256(folder) != digest
 
 
+def test_content_sha256_ignores_when_and_where_a_data_set_was_written(
+    dataset: tuple[Path, mf.Manifest],
+) -> None:
+    folder, manifest = dataset
+    digest = manifest.content_sha256()
+    assert mf.data_content_sha256(folder) == digest
+    file_digest = mf.manifest_sha256(folder)
+    # regenerated identical data: another day, another folder, other software versions
+    manifest.created_utc = "2031-01-01T00:00:00+00:00"
+    manifest.software = {"data_generation": "9.9"}
+    manifest.config = {**manifest.config, "catalogue": {"path": "/elsewhere/catalogue.fits"}}
+    manifest.shards = list(reversed(manifest.shards))
+    mf.save_manifest(folder, manifest)
+    assert mf.manifest_sha256(folder) != file_digest
+    assert mf.data_content_sha256(folder) == digest
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["shard sha256", "shard examples", "kind", "stamp size", "dropped shard"],
+)
+def test_content_sha256_changes_with_the_content(
+    dataset: tuple[Path, mf.Manifest], change: str
+) -> None:
+    _, manifest = dataset
+    digest = manifest.content_sha256()
+    first = manifest.shards[0]
+    if change == "shard sha256":
+        first.sha256 = "0" * 64
+    elif change == "shard examples":
+        first.n_examples += 1
+    elif change == "kind":
+        manifest.kind = "isolated"
+    elif change == "stamp size":
+        manifest.stamp_size = 32
+    else:
+        manifest.shards = manifest.shards[1:]
+    assert manifest.content_sha256() != digest
+
+
 def test_verify_clean(dataset: tuple[Path, mf.Manifest]) -> None:
     folder, manifest = dataset
     assert mf.verify_shards(folder, manifest) == []

@@ -16,6 +16,7 @@ import pytest
 
 from data_generation.config import GenerationConfig
 from data_generation.describe import describe_dataset, nan_truth_counts
+from data_generation.manifest import load_manifest
 from data_generation.pipeline import generate_dataset
 from data_generation.tfrecords import read_numpy
 from debvader_euclid.cli import main
@@ -101,6 +102,8 @@ def test_cosmos_data_set_evaluates_with_nan_truth(kind, with_fits, request, tmp_
 def test_describe_has_no_nan_line_when_all_truth_is_finite(blended_data):
     lines = describe_dataset(blended_data)
     assert not any(line.startswith(NAN_LINE) for line in lines)
+    digest = load_manifest(blended_data).content_sha256()
+    assert any(line.startswith(f"content SHA-256 {digest}") for line in lines)
 
 
 def test_nan_truth_counts():

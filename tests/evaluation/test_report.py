@@ -159,6 +159,7 @@ def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
 
     info = json.loads((out / "evaluation.json").read_text())
     assert info["data"]["manifest_sha256"] == manifest_sha256(blended_data)
+    assert info["data"]["content_sha256"] == load_manifest(blended_data).content_sha256()
     assert info["data"]["n_examples_evaluated"] == 120
     assert info["data"]["used_in_training"] is True  # the fixture trained on this set
     assert info["data"]["instrument"] == load_manifest(blended_data).instrument_summary()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from data_generation.manifest import load_manifest, manifest_sha256, save_manifest
 from debvader_euclid import cli
 from debvader_euclid.training import artifacts, train_deblender, train_vae
 from debvader_euclid.training.command import command_line
@@ -153,6 +155,40 @@ def test_validation_data_identical_to_training_data(isolated_data: Path, tmp_pat
     with pytest.raises(ValueError, match="is the training data set itself"):
         train_vae(isolated_data, tmp_path / "out", val_data=isolated_data)
     assert_nothing_trained(tmp_path / "out")
+
+
+def test_validation_data_regenerated_from_the_training_data(
+    isolated_data: Path, tmp_path: Path
+) -> None:
+    # the same shards written again on another day: another manifest file, same content
+    copy = tmp_path / "regenerated"
+    shutil.copytree(isolated_data, copy)
+    manifest = load_manifest(copy)
+    manifest.created_utc = "2031-01-01T00:00:00+00:00"
+    save_manifest(copy, manifest)
+    assert manifest_sha256(copy) != manifest_sha256(isolated_data)
+    with pytest.raises(ValueError, match="is the training data set itself"):
+        train_vae(isolated_data, tmp_path / "out", val_data=copy)
+    assert_nothing_trained(tmp_path / "out")
+
+
+def test_resume_accepts_the_training_data_regenerated(
+    isolated_data: Path, trained_vae: Path, tmp_path: Path, write_dataset
+) -> None:
+    from debvader_euclid.training.data import split_data
+    from debvader_euclid.training.trainer import _prepare_output
+
+    copy = tmp_path / "regenerated"
+    shutil.copytree(isolated_data, copy)
+    manifest = load_manifest(copy)
+    manifest.created_utc = "2031-01-01T00:00:00+00:00"
+    save_manifest(copy, manifest)
+    stage, model, training = artifacts.read_config(trained_vae)
+    # the same content under another manifest file: accepted
+    _prepare_output(trained_vae, stage, model, training, split_data(stage, copy), True, False)
+    other = write_dataset(tmp_path / "other", "isolated", 16, 2, seed=11)
+    with pytest.raises(ValueError, match="not the data set the run started with.*content SHA"):
+        _prepare_output(trained_vae, stage, model, training, split_data(stage, other), True, False)
 
 
 def test_single_shard_without_validation_data(tmp_path: Path, tiny_config, write_dataset) -> None:

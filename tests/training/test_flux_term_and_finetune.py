@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data_generation.manifest import load_manifest, manifest_sha256
 from debvader_euclid.models import ArcsinhNormalizer, ModelConfig
 from debvader_euclid.models.losses import PixelGaussianNLL
 from debvader_euclid.training import artifacts, train_deblender
@@ -132,7 +133,36 @@ def test_a_second_finetuning_records_the_whole_chain(
     grandparent = provenance["init_encoder"]["init_encoder"]
     assert Path(grandparent["folder"]) == trained_deblender.resolve()
     assert grandparent["files"] == start["files"]
+    assert grandparent["data"] == start["data"]
     assert "init_encoder" not in grandparent
+
+
+def test_evaluation_knows_the_data_of_every_run_in_the_chain(
+    tmp_path: Path, trained_vae: Path, trained_deblender: Path, blended_data: Path, tiny_config
+) -> None:
+    from debvader_euclid.evaluation.predictors import load_predictor
+
+    config = tiny_config(epochs=1, flux_weight=100.0, learning_rate=1e-12)
+    finetuned = tmp_path / "finetuned"
+    train_deblender(
+        trained_vae,
+        blended_data,
+        finetuned,
+        config=config,
+        init_encoder=trained_deblender,
+        verbose=0,
+    )
+    # rewrite the fine-tuned run's own data record as if it had trained on another set:
+    # the data of the run it started from must still be recognised
+    path = finetuned / artifacts.PROVENANCE_NAME
+    provenance = json.loads(path.read_text())
+    for part in provenance["data"].values():
+        part["manifest_sha256"] = part["content_sha256"] = "f" * 64
+    path.write_text(json.dumps(provenance))
+    seen = load_predictor(finetuned, "blended").training_manifests()
+    assert "f" * 64 in seen
+    assert manifest_sha256(blended_data) in seen
+    assert load_manifest(blended_data).content_sha256() in seen
 
 
 def test_finetune_refuses_another_architecture(
