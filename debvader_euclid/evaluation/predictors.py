@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,20 @@ class Predictor:
             **({"ensemble_members": [m.describe() for m in self.members]} if self.members else {}),
         }
 
+    def _training_parts(self) -> Iterator[dict[str, Any]]:
+        """The training and validation data records of this stage and of its chain."""
+        for member in self.members:
+            yield from member._training_parts()
+        if self.members:
+            return
+        record: Any = self.info.get("provenance", {})
+        while isinstance(record, dict):
+            data = record.get("data", {})
+            for part in data.values() if isinstance(data, dict) else ():
+                if isinstance(part, dict):
+                    yield part
+            record = record.get("init_encoder")
+
     def training_manifests(self) -> set[str]:
         """Hashes of the data sets this stage, or any run it was fine-tuned from, saw.
 
@@ -120,21 +134,42 @@ class Predictor:
         of a fine-tuned deblender. Runs older than the content hash recorded only the
         manifest-file hash.
         """
-        if self.members:
-            return set().union(*(m.training_manifests() for m in self.members))
-        hashes: set[str] = set()
-        record: Any = self.info.get("provenance", {})
-        while isinstance(record, dict):
-            data = record.get("data", {})
-            for part in data.values() if isinstance(data, dict) else ():
-                if isinstance(part, dict):
-                    hashes.update(
-                        str(part[key])
-                        for key in ("manifest_sha256", "content_sha256")
-                        if part.get(key)
-                    )
-            record = record.get("init_encoder")
-        return hashes
+        return {
+            str(part[key])
+            for part in self._training_parts()
+            for key in ("manifest_sha256", "content_sha256")
+            if part.get(key)
+        }
+
+    def shards_seen_in_training(
+        self, manifest_sha256: str, content_sha256: str, shards: Iterable[int]
+    ) -> list[int]:
+        """Which of ``shards`` of a data set this stage, or its chain, trained or validated on.
+
+        Parameters
+        ----------
+        manifest_sha256, content_sha256 : str
+            The data set's manifest-file and content SHA-256.
+        shards : iterable of int
+            Shard indices to check (those evaluated).
+
+        Returns
+        -------
+        list of int
+            The sorted indices among ``shards`` that a training or validation record of
+            the same data set (either hash) lists; a record that lists no shards counts
+            as all of them. Empty for data the model never saw, such as held-out shards
+            of a set whose other shards trained it.
+        """
+        wanted = {int(i) for i in shards}
+        seen: set[int] = set()
+        for part in self._training_parts():
+            same_file = part.get("manifest_sha256") == manifest_sha256
+            if not (same_file or part.get("content_sha256") == content_sha256):
+                continue
+            used = part.get("shards")
+            seen |= wanted if not isinstance(used, list) else wanted & {int(i) for i in used}
+        return sorted(seen)
 
 
 def ensemble_predictor(members: Sequence[Predictor]) -> Predictor:

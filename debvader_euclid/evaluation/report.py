@@ -585,11 +585,17 @@ def evaluate(
             f"{predictor.stamp_size}x{predictor.stamp_size}-pixel stamps but data set {data} "
             f"has {manifest.stamp_size}x{manifest.stamp_size}-pixel stamps"
         )
-    used_in_training = bool({data_sha, content_sha} & predictor.training_manifests())
+    evaluated_shards = (
+        sorted(shards) if shards is not None else sorted(s.index for s in manifest.shards)
+    )
+    seen_shards = predictor.shards_seen_in_training(data_sha, content_sha, evaluated_shards)
+    used_in_training = bool(seen_shards)
     if used_in_training:
         log.warning(
-            "data set %s is one the model was trained or validated on: the metrics are "
-            "not those of unseen data",
+            "%d of the %d evaluated shards of data set %s are ones the model was trained or "
+            "validated on (listed in evaluation.json): the metrics are not those of unseen data",
+            len(seen_shards),
+            len(evaluated_shards),
             data,
         )
 
@@ -775,6 +781,7 @@ def evaluate(
             "n_examples_in_data_set": manifest.counts["n_examples"],
             "n_examples_evaluated": n,
             "used_in_training": used_in_training,
+            "shards_seen_in_training": seen_shards,
         },
         "config": {
             "max_examples": max_examples,
@@ -1041,7 +1048,9 @@ def report_markdown(
     if data.get("used_in_training"):
         lines += [
             "",
-            "**Warning: the model was trained or validated on this data set; these are "
+            f"**Warning: the model was trained or validated on "
+            f"{len(data.get('shards_seen_in_training') or [])} of the evaluated shards of "
+            "this data set (`evaluation.json`, `shards_seen_in_training`); these are "
             "not the metrics of unseen data.**",
         ]
 

@@ -162,6 +162,7 @@ def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
     assert info["data"]["content_sha256"] == load_manifest(blended_data).content_sha256()
     assert info["data"]["n_examples_evaluated"] == 120
     assert info["data"]["used_in_training"] is True  # the fixture trained on this set
+    assert info["data"]["shards_seen_in_training"] == [0, 1, 2, 3]  # 0-2 train, 3 validates
     assert info["data"]["instrument"] == load_manifest(blended_data).instrument_summary()
     assert info["model"]["stage"] == "deblender"
     assert info["model"]["folder"] == str(trained_deblender.resolve())
@@ -175,7 +176,7 @@ def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
     assert "9.93%" in report
     for figure in ("panels.png", "residuals.png", "morphology.png", "blending.png"):
         assert f"]({figure})" in report
-    assert "Warning: the model was trained or validated on this data set" in report
+    assert "Warning: the model was trained or validated on 4 of the evaluated shards" in report
     assert "| paper (VAE) |" in (out / "metrics.md").read_text()
 
 

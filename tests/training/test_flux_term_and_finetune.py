@@ -213,3 +213,27 @@ def test_init_encoder_is_for_the_deblender_only(
             init_encoder=trained_deblender,
             verbose=0,
         )
+
+
+def test_held_out_shards_of_a_training_set_count_as_unseen(
+    tmp_path: Path, trained_deblender: Path, blended_data: Path
+) -> None:
+    import shutil
+
+    from debvader_euclid.evaluation.predictors import load_predictor
+
+    model = tmp_path / "deblender"
+    shutil.copytree(trained_deblender, model)
+    path = model / artifacts.PROVENANCE_NAME
+    provenance = json.loads(path.read_text())
+    provenance["data"]["train"]["shards"] = [0, 1]  # as if shard 3 had been left out
+    provenance["data"]["validation"]["shards"] = [2]
+    path.write_text(json.dumps(provenance))
+    predictor = load_predictor(model, "blended")
+    manifest = load_manifest(blended_data)
+    by_file, by_content = manifest_sha256(blended_data), manifest.content_sha256()
+    assert predictor.shards_seen_in_training(by_file, by_content, [0, 1, 2, 3]) == [0, 1, 2]
+    assert predictor.shards_seen_in_training(by_file, by_content, [3]) == []
+    # the same data written again (another manifest file): recognised by its content
+    assert predictor.shards_seen_in_training("0" * 64, by_content, [1, 3]) == [1]
+    assert predictor.shards_seen_in_training("0" * 64, "0" * 64, [0, 1, 2, 3]) == []
