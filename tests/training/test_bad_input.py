@@ -157,16 +157,21 @@ def test_validation_data_identical_to_training_data(isolated_data: Path, tmp_pat
     assert_nothing_trained(tmp_path / "out")
 
 
-def test_validation_data_regenerated_from_the_training_data(
-    isolated_data: Path, tmp_path: Path
-) -> None:
-    # the same shards written again on another day: another manifest file, same content
+def _regenerated_copy(data: Path, tmp_path: Path) -> Path:
+    """The same shards written again on another day: another manifest file, same content."""
     copy = tmp_path / "regenerated"
-    shutil.copytree(isolated_data, copy)
+    shutil.copytree(data, copy)
     manifest = load_manifest(copy)
     manifest.created_utc = "2031-01-01T00:00:00+00:00"
     save_manifest(copy, manifest)
-    assert manifest_sha256(copy) != manifest_sha256(isolated_data)
+    assert manifest_sha256(copy) != manifest_sha256(data)
+    return copy
+
+
+def test_validation_data_regenerated_from_the_training_data(
+    isolated_data: Path, tmp_path: Path
+) -> None:
+    copy = _regenerated_copy(isolated_data, tmp_path)
     with pytest.raises(ValueError, match="is the training data set itself"):
         train_vae(isolated_data, tmp_path / "out", val_data=copy)
     assert_nothing_trained(tmp_path / "out")
@@ -178,11 +183,7 @@ def test_resume_accepts_the_training_data_regenerated(
     from debvader_euclid.training.data import split_data
     from debvader_euclid.training.trainer import _prepare_output
 
-    copy = tmp_path / "regenerated"
-    shutil.copytree(isolated_data, copy)
-    manifest = load_manifest(copy)
-    manifest.created_utc = "2031-01-01T00:00:00+00:00"
-    save_manifest(copy, manifest)
+    copy = _regenerated_copy(isolated_data, tmp_path)
     stage, model, training = artifacts.read_config(trained_vae)
     # the same content under another manifest file: accepted
     _prepare_output(trained_vae, stage, model, training, split_data(stage, copy), True, False)
