@@ -17,7 +17,7 @@ evaluation and error calibration record both:
 
 - :func:`manifest_sha256`, the SHA-256 of the manifest file: it pins the exact file,
   creation time, paths and software versions included;
-- :meth:`Manifest.content_sha256` (:func:`data_content_sha256` for a folder), over the
+- :meth:`Manifest.content_sha256` (``load_manifest(folder).content_sha256()``), over the
   kind, schema version, stamp size and every shard's index, example count and SHA-256
   only: the same for a data set regenerated with identical pixels and truth, on
   another day, in another folder.
@@ -489,7 +489,7 @@ def manifest_sha256(folder: str | os.PathLike) -> str:
 
     The manifest holds the SHA-256 of every shard, so this one hash pins the whole
     data set, and also its creation time, paths and software versions: regenerating
-    identical data changes it. :func:`data_content_sha256` does not.
+    identical data changes it. :meth:`Manifest.content_sha256` does not.
     """
     path = Path(folder) / MANIFEST_NAME
     if not path.is_file():
@@ -497,27 +497,6 @@ def manifest_sha256(folder: str | os.PathLike) -> str:
             f"no {MANIFEST_NAME} in {folder}: not a data set written by `debvader-euclid generate`"
         )
     return sha256_file(path)
-
-
-def data_content_sha256(folder: str | os.PathLike) -> str:
-    """Hex content SHA-256 of the data set in ``folder`` (:meth:`Manifest.content_sha256`).
-
-    Parameters
-    ----------
-    folder : path-like
-        Data set folder.
-
-    Returns
-    -------
-    str
-        64 hexadecimal digits; equal for data sets with identical shards.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        As :func:`load_manifest`.
-    """
-    return load_manifest(folder).content_sha256()
 
 
 def verify_shards(

@@ -85,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     """Calibrate, write, and print the coefficients and the coverage."""
     from pathlib import Path
 
-    from data_generation.io_utils import sha256_file
-    from data_generation.manifest import load_manifest
+    from data_generation.manifest import load_manifest, manifest_sha256
     from data_generation.tfrecords import read_numpy
     from debvader_euclid.deblender import Deblender, uses_noise_sigma
     from debvader_euclid.flux_errors import (
@@ -122,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     calibration = {
         "command_line": command_line(args),
         "data": str(Path(args.data).resolve()),
-        "manifest_sha256": sha256_file(Path(args.data) / "manifest.json"),
+        "manifest_sha256": manifest_sha256(args.data),
         "content_sha256": manifest.content_sha256(),
         "shards": list(args.shards) if args.shards is not None else "all",
         "weights_sha256": read_provenance(deblender.folder).get("files", {}),

@@ -112,10 +112,14 @@ class Predictor:
         }
 
     def _training_parts(self) -> Iterator[dict[str, Any]]:
-        """The training and validation data records of this stage and of its chain."""
-        for member in self.members:
-            yield from member._training_parts()
+        """The training and validation data records of this stage and of its chain.
+
+        Follows the ``init_encoder`` records of a fine-tuned deblender back to its first
+        run; for an ensemble, the records of every member.
+        """
         if self.members:
+            for member in self.members:
+                yield from member._training_parts()
             return
         record: Any = self.info.get("provenance", {})
         while isinstance(record, dict):
@@ -124,22 +128,6 @@ class Predictor:
                 if isinstance(part, dict):
                     yield part
             record = record.get("init_encoder")
-
-    def training_manifests(self) -> set[str]:
-        """Hashes of the data sets this stage, or any run it was fine-tuned from, saw.
-
-        Both the manifest-file SHA-256 and the content SHA-256
-        (:meth:`data_generation.manifest.Manifest.content_sha256`) of every training and
-        validation data set in ``provenance.json``, following the ``init_encoder`` chain
-        of a fine-tuned deblender. Runs older than the content hash recorded only the
-        manifest-file hash.
-        """
-        return {
-            str(part[key])
-            for part in self._training_parts()
-            for key in ("manifest_sha256", "content_sha256")
-            if part.get(key)
-        }
 
     def shards_seen_in_training(
         self, manifest_sha256: str, content_sha256: str, shards: Iterable[int]

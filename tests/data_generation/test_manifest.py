@@ -145,7 +145,7 @@ def test_content_sha256_ignores_when_and_where_a_data_set_was_written(
 ) -> None:
     folder, manifest = dataset
     digest = manifest.content_sha256()
-    assert mf.data_content_sha256(folder) == digest
+    assert mf.load_manifest(folder).content_sha256() == digest
     file_digest = mf.manifest_sha256(folder)
     # regenerated identical data: another day, another folder, other software versions
     manifest.created_utc = "2031-01-01T00:00:00+00:00"
@@ -154,7 +154,7 @@ def test_content_sha256_ignores_when_and_where_a_data_set_was_written(
     manifest.shards = list(reversed(manifest.shards))
     mf.save_manifest(folder, manifest)
     assert mf.manifest_sha256(folder) != file_digest
-    assert mf.data_content_sha256(folder) == digest
+    assert mf.load_manifest(folder).content_sha256() == digest
 
 
 @pytest.mark.parametrize(

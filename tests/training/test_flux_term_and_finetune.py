@@ -159,10 +159,14 @@ def test_evaluation_knows_the_data_of_every_run_in_the_chain(
     for part in provenance["data"].values():
         part["manifest_sha256"] = part["content_sha256"] = "f" * 64
     path.write_text(json.dumps(provenance))
-    seen = load_predictor(finetuned, "blended").training_manifests()
-    assert "f" * 64 in seen
-    assert manifest_sha256(blended_data) in seen
-    assert load_manifest(blended_data).content_sha256() in seen
+    predictor = load_predictor(finetuned, "blended")
+    by_file, by_content = (
+        manifest_sha256(blended_data),
+        load_manifest(blended_data).content_sha256(),
+    )
+    assert predictor.shards_seen_in_training(by_file, by_content, [0, 1, 2, 3]) == [0, 1, 2, 3]
+    assert predictor.shards_seen_in_training("f" * 64, "0" * 64, [0]) == [0]
+    assert predictor.shards_seen_in_training("0" * 64, "0" * 64, [0]) == []
 
 
 def test_finetune_refuses_another_architecture(
