@@ -66,6 +66,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="VIS AB magnitude range of the neighbours (%(default)s)",
     )
     parser.add_argument(
+        "--bright-neighbour-fraction",
+        type=float,
+        default=_DEFAULTS.bright_neighbour_fraction,
+        metavar="FRACTION",
+        help="fraction of the blends whose neighbour is drawn from --bright-neighbour-mag-range "
+        "(oversampling faint centrals beside bright neighbours, for training sets; default "
+        "%(default)s: neighbours follow the catalogue's number counts)",
+    )
+    parser.add_argument(
+        "--bright-neighbour-mag-range",
+        type=float,
+        nargs=2,
+        metavar=("BRIGHT", "FAINT"),
+        default=_DEFAULTS.bright_neighbour_mag_range,
+        help="VIS AB magnitude range of the oversampled neighbours (%(default)s)",
+    )
+    parser.add_argument(
         "--annulus",
         type=float,
         nargs=2,
@@ -182,6 +199,8 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
         stamp_size=args.stamp_size,
         central_mag_range=tuple(args.mag_range),
         neighbour_mag_range=tuple(args.neighbour_mag_range),
+        bright_neighbour_fraction=args.bright_neighbour_fraction,
+        bright_neighbour_mag_range=tuple(args.bright_neighbour_mag_range),
         annulus_arcsec=tuple(args.annulus),
         max_centre_offset_pix=args.max_offset,
         shard_size=args.shard_size,

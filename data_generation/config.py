@@ -13,6 +13,12 @@ from data_generation.morphology import RealisticMorphologyConfig
 from data_generation.schema import check_kind
 
 MORPHOLOGIES = ("analytic", "realistic")
+_RANGES = (
+    "central_mag_range",
+    "neighbour_mag_range",
+    "bright_neighbour_mag_range",
+    "annulus_arcsec",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,16 @@ class GenerationConfig:
         VIS AB magnitudes ``[bright, faint)`` of the central galaxies (18, 25.5).
     neighbour_mag_range : (float, float)
         VIS AB magnitudes ``[bright, faint)`` of the neighbours (18, 26.5).
+    bright_neighbour_fraction : float
+        Fraction of the blends whose neighbour is drawn from
+        ``bright_neighbour_mag_range`` instead of the whole ``neighbour_mag_range``
+        (0: none, the neighbours follow the catalogue's number counts). A training-set
+        choice: it oversamples the rare pairs of a faint central galaxy beside a much
+        brighter neighbour (with the built-in catalogue 1.7 % of the neighbours of
+        VIS 18-26.5 are brighter than VIS 21). Test sets keep 0.
+    bright_neighbour_mag_range : (float, float)
+        VIS AB magnitudes ``[bright, faint)`` of the oversampled neighbours (18, 21);
+        inside ``neighbour_mag_range``.
     annulus_arcsec : (float, float)
         Inner and outer radius of the annulus the neighbour is placed in, arcsec
         (0.3, 1.6), i.e. 3 to 16 pixels from the central galaxy. The inner radius is
@@ -71,6 +87,8 @@ class GenerationConfig:
     stamp_size: int = 64
     central_mag_range: tuple[float, float] = (18.0, 25.5)
     neighbour_mag_range: tuple[float, float] = (18.0, 26.5)
+    bright_neighbour_fraction: float = 0.0
+    bright_neighbour_mag_range: tuple[float, float] = (18.0, 21.0)
     annulus_arcsec: tuple[float, float] = (0.3, 1.6)
     max_centre_offset_pix: float = 0.5
     shard_size: int = 1000
@@ -89,10 +107,11 @@ class GenerationConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.stamp_size < 16:
             raise ValueError(f"stamp_size must be at least 16 pixels, got {self.stamp_size}")
-        for name in ("central_mag_range", "neighbour_mag_range", "annulus_arcsec"):
+        for name in _RANGES:
             low, high = getattr(self, name)
             if not (math.isfinite(low) and math.isfinite(high) and low < high):
                 raise ValueError(f"{name} must be an increasing pair of numbers, got {(low, high)}")
+        self._check_bright_neighbours()
         r_min, r_max = self.annulus_arcsec
         if r_min < 0:
             raise ValueError(f"annulus_arcsec inner radius must be >= 0 arcsec, got {r_min}")
@@ -139,6 +158,25 @@ class GenerationConfig:
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
 
+    def _check_bright_neighbours(self) -> None:
+        fraction = self.bright_neighbour_fraction
+        if not (isinstance(fraction, (int, float)) and 0.0 <= fraction <= 1.0):
+            raise ValueError(f"bright_neighbour_fraction must be in [0, 1], got {fraction!r}")
+        if fraction == 0:
+            return
+        if self.kind != "blended":
+            raise ValueError(
+                f"bright_neighbour_fraction applies to blends only (kind {self.kind!r}): "
+                "drop --bright-neighbour-fraction"
+            )
+        (lo, hi), (lo_n, hi_n) = self.bright_neighbour_mag_range, self.neighbour_mag_range
+        if lo < lo_n or hi > hi_n:
+            raise ValueError(
+                f"bright_neighbour_mag_range {lo}-{hi} must lie inside neighbour_mag_range "
+                f"{lo_n}-{hi_n}: narrow --bright-neighbour-mag-range or widen "
+                "--neighbour-mag-range"
+            )
+
     @property
     def n_shards(self) -> int:
         """Number of shards: ``ceil(n_stamps / shard_size)``."""
@@ -157,7 +195,7 @@ class GenerationConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (tuples become lists)."""
         values = dataclasses.asdict(self)
-        for name in ("central_mag_range", "neighbour_mag_range", "annulus_arcsec"):
+        for name in _RANGES:
             values[name] = list(values[name])
         values["realistic"] = self.realistic.to_dict()
         return values
@@ -166,15 +204,16 @@ class GenerationConfig:
     def from_dict(cls, values: dict[str, Any]) -> GenerationConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them.
 
-        Keys added after a data set was written (``realistic``, ``cosmos_catalogue``)
-        take their defaults, so older manifests still load.
+        Keys added after a data set was written (``realistic``, ``cosmos_catalogue``,
+        ``bright_neighbour_fraction``, ``bright_neighbour_mag_range``) take their
+        defaults, so older manifests still load.
         """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown generation parameter(s) {unknown}; known: {sorted(known)}")
         values = dict(values)
-        for name in ("central_mag_range", "neighbour_mag_range", "annulus_arcsec"):
+        for name in _RANGES:
             if name in values:
                 values[name] = tuple(values[name])
         if "instrument" in values:

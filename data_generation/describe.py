@@ -89,6 +89,14 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
             f"blendedness: median {np.median(b):.4f}; above 0.01: {np.mean(b > 0.01):.1%}, "
             f"above 0.1: {np.mean(b > 0.1):.1%}, above 0.3: {np.mean(b > 0.3):.1%}",
         ]
+        fraction = generation.get("bright_neighbour_fraction", 0.0)
+        if fraction:
+            lo, hi = generation["bright_neighbour_mag_range"]
+            lines.append(
+                f"bright neighbours oversampled: {fraction:.0%} drawn from VIS {lo:g}-{hi:g} "
+                f"(a training set: not the sky's mix of pairs); {np.mean(n_mags < hi):.1%} of "
+                f"the neighbours are brighter than VIS {hi:g}"
+            )
     lines.append(
         f"content SHA-256 {manifest.content_sha256()} (the same for identical data written "
         f"again; manifest file SHA-256 {manifest_sha256(folder)})"

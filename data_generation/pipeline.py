@@ -252,10 +252,30 @@ class SelectionPlan:
         examples use them (example ``j`` uses ``central_rows[j % len]``).
     neighbour_rows : numpy.ndarray
         Row numbers of eligible neighbours (drawn at random per example).
+    bright_neighbour_rows : numpy.ndarray
+        Row numbers of the neighbours in ``bright_neighbour_mag_range``, drawn instead
+        for a ``bright_neighbour_fraction`` of the examples (empty when that is 0).
     """
 
     central_rows: np.ndarray
     neighbour_rows: np.ndarray
+    bright_neighbour_rows: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def draw_neighbour(
+        self, rng: np.random.Generator, central_row: int, bright_fraction: float
+    ) -> int:
+        """A neighbour row other than ``central_row``, drawn with ``rng``.
+
+        With ``bright_fraction`` 0 no extra random number is drawn, so data sets
+        written before the option existed are reproduced bit for bit.
+        """
+        rows = self.neighbour_rows
+        if bright_fraction > 0 and rng.random() < bright_fraction:
+            rows = self.bright_neighbour_rows
+        neighbour_row = central_row
+        while neighbour_row == central_row:
+            neighbour_row = rows[rng.integers(len(rows))]
+        return neighbour_row
 
     @classmethod
     def build(cls, table: pd.DataFrame, config: GenerationConfig) -> SelectionPlan:
@@ -276,10 +296,24 @@ class SelectionPlan:
                 f"fewer than 2 catalogue galaxies in neighbour_mag_range {lo_n}-{hi_n} "
                 f"(catalogue spans {span}); widen --neighbour-mag-range"
             )
+        bright = np.empty(0, np.int64)
+        if config.kind == "blended" and config.bright_neighbour_fraction > 0:
+            lo_b, hi_b = config.bright_neighbour_mag_range
+            bright = np.flatnonzero((mag >= lo_b) & (mag < hi_b))
+            if bright.size < 2:
+                raise ValueError(
+                    f"fewer than 2 catalogue galaxies in bright_neighbour_mag_range "
+                    f"{lo_b}-{hi_b} (catalogue spans {span}); widen "
+                    "--bright-neighbour-mag-range or use a larger catalogue"
+                )
         order_rng = np.random.default_rng(
             np.random.SeedSequence(config.seed, spawn_key=(_ORDER_STREAM,))
         )
-        return cls(central_rows=order_rng.permutation(central), neighbour_rows=neighbour)
+        return cls(
+            central_rows=order_rng.permutation(central),
+            neighbour_rows=neighbour,
+            bright_neighbour_rows=bright,
+        )
 
 
 def shard_seed(master_seed: int, index: int) -> int:
@@ -362,9 +396,9 @@ def write_shard(index: int, out_dir: str) -> tuple[dict, float]:
                     central, renderer, rng, sigma, config.max_centre_offset_pix
                 )
             else:
-                neighbour_index = central_index
-                while neighbour_index == central_index:
-                    neighbour_index = plan.neighbour_rows[rng.integers(len(plan.neighbour_rows))]
+                neighbour_index = plan.draw_neighbour(
+                    rng, central_index, config.bright_neighbour_fraction
+                )
                 example = blends.make_blended_example(
                     central,
                     _row(columns, neighbour_index),

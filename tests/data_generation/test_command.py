@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
+from data_generation.describe import describe_dataset
 from data_generation.manifest import load_manifest
+from data_generation.tfrecords import read_numpy
 from debvader_euclid.cli import main
 
 
@@ -42,6 +44,24 @@ def test_instrument_options_reach_the_manifest(egg_catalogue, tmp_path):
     assert generation["annulus_arcsec"] == [0.5, 1.5]
 
 
+def test_bright_neighbour_options_reach_the_data(egg_catalogue, tmp_path):
+    status = generate(
+        "--n-stamps", "6", "--bright-neighbour-fraction", "1",
+        "--bright-neighbour-mag-range", "19", "21", out=tmp_path, catalogue=egg_catalogue,
+    )  # fmt: skip
+    assert status == 0
+    generation = load_manifest(tmp_path).config["generation"]
+    assert generation["bright_neighbour_fraction"] == 1.0
+    assert generation["bright_neighbour_mag_range"] == [19.0, 21.0]
+    mags = read_numpy(tmp_path)["neighbour_mag_vis"]
+    assert mags.min() >= 19.0
+    assert mags.max() < 21.0
+    assert any(
+        line.startswith("bright neighbours oversampled: 100% drawn from VIS 19-21")
+        for line in describe_dataset(tmp_path)
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -49,6 +69,19 @@ def test_instrument_options_reach_the_manifest(egg_catalogue, tmp_path):
         (["--n-stamps", "2", "--band", "lsst-r"], "band 'lsst-r' is not in the catalogue"),
         (["--n-stamps", "2", "--mag-range", "25", "20"], "must be an increasing pair"),
         (["--n-stamps", "2", "--workers", "0"], "workers must be at least 1"),
+        (["--n-stamps", "2", "--bright-neighbour-fraction", "2"], "must be in [0, 1], got 2.0"),
+        (
+            [
+                "--n-stamps",
+                "2",
+                "--bright-neighbour-fraction",
+                "0.5",
+                "--bright-neighbour-mag-range",
+                "17",
+                "21",
+            ],
+            "must lie inside neighbour_mag_range 18.0-26.5",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message(egg_catalogue, tmp_path, caplog, extra, message):

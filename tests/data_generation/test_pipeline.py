@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -206,10 +207,45 @@ def test_small_catalogue_is_reused_with_a_warning(egg_catalogue, tmp_path, caplo
     assert "reused" in caplog.text
 
 
+def test_bright_neighbours_are_oversampled(egg_catalogue, tmp_path):
+    """A bright_neighbour_fraction of the neighbours comes from the bright range; the
+    central galaxies are the same as without the option."""
+    plain = config_for(egg_catalogue, n_stamps=200, shard_size=100, stamp_size=16)
+    bright = dataclasses.replace(
+        plain, bright_neighbour_fraction=0.5, bright_neighbour_mag_range=(19.0, 20.0)
+    )
+    pipeline.generate_dataset(plain, tmp_path / "plain", progress=False)
+    pipeline.generate_dataset(bright, tmp_path / "bright", progress=False)
+    a, b = read_numpy(tmp_path / "plain"), read_numpy(tmp_path / "bright")
+    np.testing.assert_array_equal(a["central_id"], b["central_id"])
+    in_range = lambda mags: np.mean((mags >= 19.0) & (mags < 20.0))  # noqa: E731
+    # the catalogue is uniform in VIS 19-26.5: 1/7.5 of the neighbours are in 19-20
+    assert in_range(a["neighbour_mag_vis"]) < 0.25
+    assert 0.45 < in_range(b["neighbour_mag_vis"]) < 0.75
+    assert np.all(b["central_id"] != b["neighbour_id"])
+
+
+def test_too_few_bright_neighbours(egg_catalogue, tmp_path):
+    cfg = config_for(
+        egg_catalogue, bright_neighbour_fraction=0.1, bright_neighbour_mag_range=(18.0, 18.5)
+    )
+    with pytest.raises(ValueError, match="fewer than 2 catalogue galaxies in bright_neighbour"):
+        pipeline.generate_dataset(cfg, tmp_path, progress=False)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"kind": "triple"}, "unknown data set kind"),
+        ({"bright_neighbour_fraction": -0.1}, r"bright_neighbour_fraction must be in \[0, 1\]"),
+        (
+            {"kind": "isolated", "bright_neighbour_fraction": 0.2},
+            "applies to blends only",
+        ),
+        (
+            {"bright_neighbour_fraction": 0.2, "bright_neighbour_mag_range": (20.0, 27.0)},
+            "must lie inside neighbour_mag_range",
+        ),
         ({"n_stamps": 0}, "n_stamps must be a positive integer"),
         ({"central_mag_range": (25.0, 20.0)}, "central_mag_range must be an increasing pair"),
         ({"annulus_arcsec": (-1.0, 1.0)}, "inner radius"),
@@ -223,6 +259,7 @@ def test_bad_configuration(egg_catalogue, overrides, message):
         config_for(egg_catalogue, **overrides)
 
 
-def test_config_round_trip(egg_catalogue):
-    cfg = config_for(egg_catalogue)
+@pytest.mark.parametrize("overrides", [{}, {"bright_neighbour_fraction": 0.3}])
+def test_config_round_trip(egg_catalogue, overrides):
+    cfg = config_for(egg_catalogue, **overrides)
     assert GenerationConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
