@@ -49,22 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--stamp-size", type=int, default=_DEFAULTS.stamp_size, help="stamp side, pixels (64)"
     )
-    parser.add_argument(
-        "--mag-range",
-        type=float,
-        nargs=2,
-        metavar=("BRIGHT", "FAINT"),
-        default=_DEFAULTS.central_mag_range,
-        help="VIS AB magnitude range of the central galaxies (%(default)s)",
-    )
-    parser.add_argument(
-        "--neighbour-mag-range",
-        type=float,
-        nargs=2,
-        metavar=("BRIGHT", "FAINT"),
-        default=_DEFAULTS.neighbour_mag_range,
-        help="VIS AB magnitude range of the neighbours (%(default)s)",
-    )
+    _add_mag_range(parser, "--mag-range", _DEFAULTS.central_mag_range, "the central galaxies")
+    _add_mag_range(parser, "--neighbour-mag-range", _DEFAULTS.neighbour_mag_range, "the neighbours")
     parser.add_argument(
         "--bright-neighbour-fraction",
         type=float,
@@ -74,13 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(oversampling faint centrals beside bright neighbours, for training sets; default "
         "%(default)s: neighbours follow the catalogue's number counts)",
     )
-    parser.add_argument(
+    _add_mag_range(
+        parser,
         "--bright-neighbour-mag-range",
-        type=float,
-        nargs=2,
-        metavar=("BRIGHT", "FAINT"),
-        default=_DEFAULTS.bright_neighbour_mag_range,
-        help="VIS AB magnitude range of the oversampled neighbours (%(default)s)",
+        _DEFAULTS.bright_neighbour_mag_range,
+        "the oversampled neighbours",
     )
     parser.add_argument(
         "--annulus",
@@ -154,6 +138,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
+
+
+def _add_mag_range(
+    parser: argparse.ArgumentParser, flag: str, default: tuple[float, float], whose: str
+) -> None:
+    """A ``BRIGHT FAINT`` pair of VIS AB magnitudes."""
+    parser.add_argument(
+        flag,
+        type=float,
+        nargs=2,
+        metavar=("BRIGHT", "FAINT"),
+        default=default,
+        help=f"VIS AB magnitude range of {whose} (%(default)s)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> GenerationConfig:
