@@ -17,7 +17,8 @@ the same input stamps, and the morphology measurements, then writes into ``out``
                       and half-light radii of truth and prediction (and, for blends,
                       blendedness, neighbour distance and magnitude)
 ``morphology.csv``    ellipticity and half-light-radius residual statistics
-``blending.csv``      blended sets: statistics in bins of blendedness and distance
+``blending.csv``      blended sets: statistics in bins of blendedness, distance and
+                      neighbour contrast (neighbour minus central VIS magnitude)
 ``flux_errors.*``     blended sets, when the deblender has a flux error model for the
                       options (:mod:`debvader_euclid.flux_errors`): coverage of its
                       errors per magnitude bin (CSV, MD); ``predictions.csv`` then
@@ -85,6 +86,7 @@ from debvader_euclid.evaluation.tables import (
     BLENDEDNESS_EDGES,
     FLUX_TRUE_LABELS,
     METHOD_LABELS,
+    NEIGHBOUR_CONTRAST_EDGES_MAG,
     binned_table,
     distance_edges,
     flux_metrics_table,
@@ -676,6 +678,12 @@ def evaluate(
                 binned_table(
                     distance, residuals, distance_edges(distance), "neighbour_distance_arcsec"
                 ),
+                binned_table(
+                    predictions["neighbour_mag"].to_numpy() - mag,
+                    residuals,
+                    NEIGHBOUR_CONTRAST_EDGES_MAG,
+                    "neighbour_contrast_mag",
+                ),
             ],
             ignore_index=True,
         )
@@ -1204,7 +1212,11 @@ def report_markdown(
     # ---- blending --------------------------------------------------------------------
     if blending is not None:
         lines += ["## Dependence on blending", "", "![](blending.png)", ""]
-        for variable, unit in (("blendedness", ""), ("neighbour_distance_arcsec", " arcsec")):
+        for variable, unit in (
+            ("blendedness", ""),
+            ("neighbour_distance_arcsec", " arcsec"),
+            ("neighbour_contrast_mag", " mag"),
+        ):
             rows = blending[
                 (blending["variable"] == variable)
                 & (blending["method"] == "ours")
@@ -1226,7 +1238,13 @@ def report_markdown(
                 )
                 + "."
             )
-        lines += ["", "All bins and methods: `blending.csv`.", ""]
+        lines += [
+            "",
+            "The neighbour contrast is the neighbour's VIS magnitude minus the central "
+            "galaxy's (negative: the neighbour is brighter). All bins and methods: "
+            "`blending.csv`.",
+            "",
+        ]
 
     lines += ["## Files", ""] + [f"- `{name}`" for name in files] + [""]
     return "\n".join(lines)

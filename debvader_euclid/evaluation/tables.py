@@ -61,6 +61,11 @@ METRIC_COLUMNS = (
 #: Bin edges of blendedness (dimensionless) for :func:`binned_table`.
 BLENDEDNESS_EDGES: tuple[float, ...] = (0.0, 0.001, 0.01, 0.03, 0.1, 0.3, 1.0)
 
+#: Bin edges of the neighbour contrast, neighbour VIS magnitude minus central VIS
+#: magnitude (mag; negative: the neighbour is brighter), for :func:`binned_table`. The
+#: outer edges cover any pair of galaxies of VIS 17.5-26.5.
+NEIGHBOUR_CONTRAST_EDGES_MAG: tuple[float, ...] = (-9.0, -5.0, -3.0, -1.0, 1.0, 3.0, 9.0)
+
 
 def flux_metrics_table(
     residuals: Mapping[tuple[str, str], np.ndarray],

@@ -152,7 +152,20 @@ def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
         assert column in predictions
 
     blending = read_csv(out / "blending.csv")
-    assert set(blending["variable"]) == {"blendedness", "neighbour_distance_arcsec"}
+    assert set(blending["variable"]) == {
+        "blendedness",
+        "neighbour_distance_arcsec",
+        "neighbour_contrast_mag",
+    }
+    contrast = blending[(blending["variable"] == "neighbour_contrast_mag")]
+    in_bin = (predictions["neighbour_mag"] - predictions["mag_true"] < -1.0) & (
+        predictions["neighbour_mag"] - predictions["mag_true"] >= -3.0
+    )
+    row = contrast[(contrast["method"] == "ours") & (contrast["lo"] == -3.0)].iloc[0]
+    assert row["n"] == in_bin.sum()
+    assert row["bias"] == pytest.approx(np.median(predictions["residual"][in_bin]))
+    # every pair falls in a contrast bin
+    assert contrast[contrast["method"] == "ours"]["n"].sum() == len(predictions)
     assert set(blending["method"]) == {"ours", "sep_auto", "sep_iso"}
     morphology = read_csv(out / "morphology.csv")
     assert list(morphology["quantity"]) == ["e1", "e2", "|e|", "hlr"]
