@@ -60,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(oversampling faint centrals beside bright neighbours, for training sets; default "
         "%(default)s: neighbours follow the catalogue's number counts)",
     )
+    parser.add_argument(
+        "--bright-neighbour-min-central-mag",
+        type=float,
+        default=None,
+        metavar="MAG",
+        help="oversample bright neighbours only beside central galaxies of at least this VIS "
+        "AB magnitude (default: beside every central galaxy)",
+    )
     _add_mag_range(
         parser,
         "--bright-neighbour-mag-range",
@@ -199,6 +207,7 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
         neighbour_mag_range=tuple(args.neighbour_mag_range),
         bright_neighbour_fraction=args.bright_neighbour_fraction,
         bright_neighbour_mag_range=tuple(args.bright_neighbour_mag_range),
+        bright_neighbour_min_central_mag=args.bright_neighbour_min_central_mag,
         annulus_arcsec=tuple(args.annulus),
         max_centre_offset_pix=args.max_offset,
         shard_size=args.shard_size,

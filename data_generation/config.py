@@ -50,6 +50,11 @@ class GenerationConfig:
     bright_neighbour_mag_range : (float, float)
         VIS AB magnitudes ``[bright, faint)`` of the oversampled neighbours (18, 21);
         inside ``neighbour_mag_range``.
+    bright_neighbour_min_central_mag : float or None
+        Oversample only beside central galaxies of at least this VIS AB magnitude
+        (the faint ones, where a bright neighbour's light is taken for the central
+        galaxy's); ``None`` (default): beside every central galaxy. Brighter centrals
+        then keep the catalogue's mix of neighbours.
     annulus_arcsec : (float, float)
         Inner and outer radius of the annulus the neighbour is placed in, arcsec
         (0.3, 1.6), i.e. 3 to 16 pixels from the central galaxy. The inner radius is
@@ -89,6 +94,7 @@ class GenerationConfig:
     neighbour_mag_range: tuple[float, float] = (18.0, 26.5)
     bright_neighbour_fraction: float = 0.0
     bright_neighbour_mag_range: tuple[float, float] = (18.0, 21.0)
+    bright_neighbour_min_central_mag: float | None = None
     annulus_arcsec: tuple[float, float] = (0.3, 1.6)
     max_centre_offset_pix: float = 0.5
     shard_size: int = 1000
@@ -162,7 +168,17 @@ class GenerationConfig:
         fraction = self.bright_neighbour_fraction
         if not (isinstance(fraction, (int, float)) and 0.0 <= fraction <= 1.0):
             raise ValueError(f"bright_neighbour_fraction must be in [0, 1], got {fraction!r}")
+        floor = self.bright_neighbour_min_central_mag
+        if floor is not None and not (isinstance(floor, (int, float)) and math.isfinite(floor)):
+            raise ValueError(
+                f"bright_neighbour_min_central_mag must be a VIS magnitude or None, got {floor!r}"
+            )
         if fraction == 0:
+            if floor is not None:
+                raise ValueError(
+                    "bright_neighbour_min_central_mag needs a bright_neighbour_fraction above 0: "
+                    "pass --bright-neighbour-fraction, or drop --bright-neighbour-min-central-mag"
+                )
             return
         if self.kind != "blended":
             raise ValueError(
@@ -205,8 +221,7 @@ class GenerationConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them.
 
         Keys added after a data set was written (``realistic``, ``cosmos_catalogue``,
-        ``bright_neighbour_fraction``, ``bright_neighbour_mag_range``) take their
-        defaults, so older manifests still load.
+        ``bright_neighbour_*``) take their defaults, so older manifests still load.
         """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)

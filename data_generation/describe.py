@@ -92,8 +92,11 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
         fraction = generation.get("bright_neighbour_fraction", 0.0)
         if fraction:
             lo, hi = generation["bright_neighbour_mag_range"]
+            floor = generation.get("bright_neighbour_min_central_mag")
+            beside = f" beside centrals of VIS >= {floor:g}" if floor is not None else ""
             lines.append(
-                f"bright neighbours oversampled: {fraction:.0%} drawn from VIS {lo:g}-{hi:g} "
+                f"bright neighbours oversampled: {fraction:.0%} drawn from VIS {lo:g}-{hi:g}"
+                f"{beside} "
                 f"(a training set: not the sky's mix of pairs); {np.mean(n_mags < hi):.1%} of "
                 f"the neighbours are brighter than VIS {hi:g}"
             )

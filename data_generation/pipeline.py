@@ -364,6 +364,14 @@ def _row(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
     return {name: values[index] for name, values in columns.items()}
 
 
+def _bright_fraction(config: GenerationConfig, central_mag_vis: float) -> float:
+    """The chance that this central galaxy's neighbour is drawn from the bright range."""
+    floor = config.bright_neighbour_min_central_mag
+    if floor is not None and central_mag_vis < floor:
+        return 0.0
+    return config.bright_neighbour_fraction
+
+
 def write_shard(index: int, out_dir: str) -> tuple[dict, float]:
     """Generate shard ``index`` into ``out_dir`` (in a process set up by ``_init_worker``).
 
@@ -397,7 +405,7 @@ def write_shard(index: int, out_dir: str) -> tuple[dict, float]:
                 )
             else:
                 neighbour_index = plan.draw_neighbour(
-                    rng, central_index, config.bright_neighbour_fraction
+                    rng, central_index, _bright_fraction(config, central["mag_vis"])
                 )
                 example = blends.make_blended_example(
                     central,

@@ -47,17 +47,21 @@ def test_instrument_options_reach_the_manifest(egg_catalogue, tmp_path):
 def test_bright_neighbour_options_reach_the_data(egg_catalogue, tmp_path):
     status = generate(
         "--n-stamps", "6", "--bright-neighbour-fraction", "1",
-        "--bright-neighbour-mag-range", "19", "21", out=tmp_path, catalogue=egg_catalogue,
+        "--bright-neighbour-mag-range", "19", "21", "--bright-neighbour-min-central-mag", "18",
+        out=tmp_path, catalogue=egg_catalogue,
     )  # fmt: skip
     assert status == 0
     generation = load_manifest(tmp_path).config["generation"]
     assert generation["bright_neighbour_fraction"] == 1.0
     assert generation["bright_neighbour_mag_range"] == [19.0, 21.0]
+    assert generation["bright_neighbour_min_central_mag"] == 18.0
     mags = read_numpy(tmp_path)["neighbour_mag_vis"]
     assert mags.min() >= 19.0
     assert mags.max() < 21.0
     assert any(
-        line.startswith("bright neighbours oversampled: 100% drawn from VIS 19-21")
+        line.startswith(
+            "bright neighbours oversampled: 100% drawn from VIS 19-21 beside centrals of VIS >= 18"
+        )
         for line in describe_dataset(tmp_path)
     )
 

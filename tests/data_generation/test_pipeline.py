@@ -225,6 +225,25 @@ def test_bright_neighbours_are_oversampled(egg_catalogue, tmp_path):
     assert np.all(b["central_id"] != b["neighbour_id"])
 
 
+def test_bright_neighbours_only_beside_faint_centrals(egg_catalogue, tmp_path):
+    cfg = config_for(
+        egg_catalogue,
+        n_stamps=120,
+        shard_size=60,
+        stamp_size=16,
+        bright_neighbour_fraction=1.0,
+        bright_neighbour_mag_range=(19.0, 20.0),
+        bright_neighbour_min_central_mag=23.0,
+    )
+    pipeline.generate_dataset(cfg, tmp_path, progress=False)
+    data = read_numpy(tmp_path)
+    faint = data["central_mag_vis"] >= 23.0
+    neighbour = data["neighbour_mag_vis"]
+    assert np.all((neighbour[faint] >= 19.0) & (neighbour[faint] < 20.0))
+    # the brighter centrals keep the catalogue's mix (uniform in VIS 19-26.5)
+    assert np.mean(neighbour[~faint] >= 20.0) > 0.6
+
+
 def test_too_few_bright_neighbours(egg_catalogue, tmp_path):
     cfg = config_for(
         egg_catalogue, bright_neighbour_fraction=0.1, bright_neighbour_mag_range=(18.0, 18.5)
@@ -246,6 +265,11 @@ def test_too_few_bright_neighbours(egg_catalogue, tmp_path):
             {"bright_neighbour_fraction": 0.2, "bright_neighbour_mag_range": (20.0, 27.0)},
             "must lie inside neighbour_mag_range",
         ),
+        ({"bright_neighbour_min_central_mag": 24.0}, "needs a bright_neighbour_fraction above 0"),
+        (
+            {"bright_neighbour_fraction": 0.2, "bright_neighbour_min_central_mag": float("nan")},
+            "must be a VIS magnitude or None",
+        ),
         ({"n_stamps": 0}, "n_stamps must be a positive integer"),
         ({"central_mag_range": (25.0, 20.0)}, "central_mag_range must be an increasing pair"),
         ({"annulus_arcsec": (-1.0, 1.0)}, "inner radius"),
@@ -259,7 +283,10 @@ def test_bad_configuration(egg_catalogue, overrides, message):
         config_for(egg_catalogue, **overrides)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"bright_neighbour_fraction": 0.3}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"bright_neighbour_fraction": 0.3, "bright_neighbour_min_central_mag": 23.5}],
+)
 def test_config_round_trip(egg_catalogue, overrides):
     cfg = config_for(egg_catalogue, **overrides)
     assert GenerationConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
