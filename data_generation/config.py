@@ -45,8 +45,8 @@ class GenerationConfig:
         ``bright_neighbour_mag_range`` instead of the whole ``neighbour_mag_range``
         (0: none, the neighbours follow the catalogue's number counts). A training-set
         choice: it oversamples the rare pairs of a faint central galaxy beside a much
-        brighter neighbour (with the built-in catalogue 1.7 % of the neighbours of
-        VIS 18-26.5 are brighter than VIS 21). Test sets keep 0.
+        brighter neighbour, which the catalogue's number counts make rare. Test sets
+        keep 0.
     bright_neighbour_mag_range : (float, float)
         VIS AB magnitudes ``[bright, faint)`` of the oversampled neighbours (18, 21);
         inside ``neighbour_mag_range``.

@@ -297,7 +297,7 @@ class SelectionPlan:
                 f"(catalogue spans {span}); widen --neighbour-mag-range"
             )
         bright = np.empty(0, np.int64)
-        if config.kind == "blended" and config.bright_neighbour_fraction > 0:
+        if config.bright_neighbour_fraction > 0:  # blends only (GenerationConfig)
             lo_b, hi_b = config.bright_neighbour_mag_range
             bright = np.flatnonzero((mag >= lo_b) & (mag < hi_b))
             if bright.size < 2:
