@@ -45,12 +45,14 @@ retrain-analytic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 150000 --seed 5 --out $(DATA)/blended-train-150k --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 300000 --seed 6 --out $(DATA)/blended-train-300k --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 300000 --seed 7 --out $(DATA)/blended-train-300k-s7 --workers 2
+	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 300000 --seed 9 --bright-neighbour-fraction 0.2 --bright-neighbour-mag-range 18 22 --bright-neighbour-min-central-mag 23.5 --out $(DATA)/blended-train-300k-s9-bright-faint --workers 2
 	$(VENV)/bin/debvader-euclid train vae --data $(DATA)/isolated-train --out $(MODELS)/analytic/vae
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --data $(DATA)/blended-train-150k --out $(MODELS)/analytic/deblender-pixel --config configs/deblender-wide.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-pixel --data $(DATA)/blended-train-150k --out $(MODELS)/analytic/deblender-finetune --config configs/deblender-flux-finetune-noise.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-finetune --data $(DATA)/blended-train-300k --out $(MODELS)/analytic/deblender-step3 --config configs/deblender-flux-finetune-noise-continue.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step3 --data $(DATA)/blended-train-300k --out $(MODELS)/analytic/deblender-step4 --config configs/deblender-flux-finetune-noise-continue.json
-	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step4 --data $(DATA)/blended-train-300k-s7 --out $(MODELS)/analytic/deblender --config configs/deblender-flux-finetune-noise-continue.json
+	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step4 --data $(DATA)/blended-train-300k-s7 --out $(MODELS)/analytic/deblender-step5 --config configs/deblender-flux-finetune-noise-continue.json
+	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step5 --data $(DATA)/blended-train-300k-s9-bright-faint --out $(MODELS)/analytic/deblender --config configs/deblender-flux-finetune-noise-continue.json
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check --refine
