@@ -168,13 +168,16 @@ class GenerationConfig:
         fraction = self.bright_neighbour_fraction
         if not (isinstance(fraction, (int, float)) and 0.0 <= fraction <= 1.0):
             raise ValueError(f"bright_neighbour_fraction must be in [0, 1], got {fraction!r}")
-        floor = self.bright_neighbour_min_central_mag
-        if floor is not None and not (isinstance(floor, (int, float)) and math.isfinite(floor)):
+        min_central_mag = self.bright_neighbour_min_central_mag
+        if min_central_mag is not None and not (
+            isinstance(min_central_mag, (int, float)) and math.isfinite(min_central_mag)
+        ):
             raise ValueError(
-                f"bright_neighbour_min_central_mag must be a VIS magnitude or None, got {floor!r}"
+                "bright_neighbour_min_central_mag must be a VIS magnitude or None, "
+                f"got {min_central_mag!r}"
             )
         if fraction == 0:
-            if floor is not None:
+            if min_central_mag is not None:
                 raise ValueError(
                     "bright_neighbour_min_central_mag needs a bright_neighbour_fraction above 0: "
                     "pass --bright-neighbour-fraction, or drop --bright-neighbour-min-central-mag"

@@ -92,8 +92,12 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
         fraction = generation.get("bright_neighbour_fraction", 0.0)
         if fraction:
             lo, hi = generation["bright_neighbour_mag_range"]
-            floor = generation.get("bright_neighbour_min_central_mag")
-            beside = f" beside centrals of VIS >= {floor:g}" if floor is not None else ""
+            min_central_mag = generation.get("bright_neighbour_min_central_mag")
+            beside = (
+                f" beside centrals of VIS >= {min_central_mag:g}"
+                if min_central_mag is not None
+                else ""
+            )
             lines.append(
                 f"bright neighbours oversampled: {fraction:.0%} drawn from VIS {lo:g}-{hi:g}"
                 f"{beside} "

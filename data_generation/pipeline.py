@@ -366,8 +366,8 @@ def _row(columns: dict[str, np.ndarray], index: int) -> dict[str, Any]:
 
 def _bright_fraction(config: GenerationConfig, central_mag_vis: float) -> float:
     """The chance that this central galaxy's neighbour is drawn from the bright range."""
-    floor = config.bright_neighbour_min_central_mag
-    if floor is not None and central_mag_vis < floor:
+    min_central_mag = config.bright_neighbour_min_central_mag
+    if min_central_mag is not None and central_mag_vis < min_central_mag:
         return 0.0
     return config.bright_neighbour_fraction
 
