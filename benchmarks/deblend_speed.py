@@ -6,11 +6,15 @@ best one, ``symmetrize=True``, ``neighbours`` "subtract" and "check", and
 ``flux_with_error``, fluxes with their calibrated errors) and of the
 SExtractor-style baseline (``sep_central_photometry``: detection, deblending,
 Kron photometry) on the same blended stamps, measured in the same run, and the
-ratio to the goal of 1,500 stamps per second on this machine.
+ratio to the goal of 1,500 stamps per second on this machine. With ``--json`` the
+figures are also written to a JSON file (with the machine, the library versions
+and the model's folder), so that the figures quoted in the documentation can be
+checked against the file.
 
 Usage::
 
-    python benchmarks/deblend_speed.py [--model analytic] [--data DIR] [--n-stamps 5000]
+    python benchmarks/deblend_speed.py [--model analytic] [--data DIR] [--n-stamps 5000] \
+        [--json reports/benchmarks/deblend_speed_cpu.json]
 
 Without ``--data`` a blended set is generated first with the built-in generator
 (not timed). Each figure is the best of ``--repeats`` runs, after one warm-up
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,7 +51,10 @@ def main() -> None:
     parser.add_argument("--data", help="blended data set (default: generate one)")
     parser.add_argument("--n-stamps", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
+    if args.json and Path(args.json).exists():
+        parser.error(f"--json {args.json} exists; remove it or name another file")
 
     import tensorflow as tf
 
@@ -77,11 +85,13 @@ def main() -> None:
         f"stamps: {n} ({stamps.shape[1]}x{stamps.shape[2]}), model: {deblender.folder}"
     )
     sep_rate = best_rate(lambda: sep_central_photometry(stamps, sigma), n, args.repeats)
+    figures: dict[str, float] = {"sep_central_photometry": sep_rate}
     print(f"baseline, sep detection + Kron photometry: {sep_rate:9.1f} stamps/s")
     rates = {}
     for batch in (64, 256, 1024):
         rate = best_rate(lambda b=batch: deblender.deblend(stamps, batch_size=b), n, args.repeats)
         rates[batch] = rate
+        figures[f"deblend_batch_{batch}"] = rate
         print(
             f"Deblender.deblend, batch {batch:5d}:     {rate:9.1f} stamps/s "
             f"({rate / sep_rate:5.2f}x sep; {rate / GOAL_STAMPS_PER_S:4.2f}x the goal of "
@@ -93,6 +103,7 @@ def main() -> None:
     rate = best_rate(
         lambda: deblender.deblend(stamps, batch_size=best, symmetrize=True), n, args.repeats
     )
+    figures["deblend_symmetrize"] = rate
     print(
         f"Deblender.deblend(symmetrize=True), batch {best}: {rate:9.1f} stamps/s "
         f"({rate / sep_rate:5.2f}x sep; {rate / rates[best]:4.2f}x the default; "
@@ -122,6 +133,7 @@ def main() -> None:
             + (", refine=True" if refine else "")
             + (", symmetrize=True" if symmetrize else "")
         )
+        figures[f"deblend({label})"] = rate
         print(
             f"Deblender.deblend({label}), batch {best}: {rate:9.1f} stamps/s "
             f"({rate / sep_rate:5.2f}x sep; {rate / rates[best]:4.2f}x the default; "
@@ -131,11 +143,35 @@ def main() -> None:
     rate = best_rate(
         lambda: deblender.flux_with_error(stamps, sigma, batch_size=best), n, args.repeats
     )
+    figures["flux_with_error"] = rate
     print(
         f"Deblender.flux_with_error(), batch {best}: {rate:9.1f} stamps/s "
         f"({rate / sep_rate:5.2f}x sep; {rate / rates[best]:4.2f}x the default deblend; "
         "fluxes with calibrated errors)"
     )
+    if args.json:
+        import platform
+        from datetime import UTC, datetime
+
+        import numpy as np
+
+        from data_generation.io_utils import write_json_atomic
+
+        write_json_atomic(
+            args.json,
+            {
+                "command": "python benchmarks/deblend_speed.py " + " ".join(sys.argv[1:]),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
+                "versions": {"tensorflow": tf.__version__, "numpy": np.__version__},
+                "model": str(deblender.folder),
+                "n_stamps": n,
+                "best_batch": best,
+                "goal_stamps_per_s": GOAL_STAMPS_PER_S,
+                "stamps_per_s": figures,
+            },
+        )
+        print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":
