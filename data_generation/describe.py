@@ -58,19 +58,39 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
     data = read_numpy(folder, fields=sorted({*_SUMMARY_FIELDS[manifest.kind], *scalar}))
     mags = data["central_mag_vis"]
     kept = data["central_stamp_flux_uJy"] / data["central_flux_uJy"]
+    sigma = data["noise_sigma_uJy"]
+    noise = (
+        f"{sigma[0]:.5f} uJy/pixel"
+        if np.all(sigma == sigma[0])
+        else f"{sigma.min():.5f} to {sigma.max():.5f} uJy/pixel"
+    )
     generation = manifest.config.get("generation", {})
+    combined = bool(manifest.config.get("combined_from"))
+    seeds = "seeds of the inputs below" if combined else f"seed {manifest.seed}"
     lines = [
         f"{folder}: {manifest.kind}, {manifest.counts['n_examples']} examples in "
         f"{manifest.counts['n_shards']} shards, {manifest.stamp_size}x{manifest.stamp_size} "
-        f"pixels, seed {manifest.seed}",
+        f"pixels, {seeds}",
         f"central galaxies: VIS {mags.min():.2f} to {mags.max():.2f} mag "
         f"(quartiles {np.percentile(mags, 25):.2f}, {np.median(mags):.2f}, "
         f"{np.percentile(mags, 75):.2f})",
         f"noiseless central stamps hold {np.median(kept):.4f} of the catalogue flux (median; "
-        f"{np.mean(kept < 0.99):.1%} below 0.99); noise sigma "
-        f"{data['noise_sigma_uJy'][0]:.5f} uJy/pixel",
+        f"{np.mean(kept < 0.99):.1%} below 0.99); noise sigma {noise}",
     ]
-    lines.append(morphology_line(generation, manifest.config.get("catalogue", {})))
+    parts = manifest.config.get("combined_from")
+    if parts:
+        lines.append(f"combined from {len(parts)} inputs (`debvader-euclid combine`):")
+        for part in parts:
+            instrument = part.get("generation", {}).get("instrument", {})
+            measured_part = part.get("instrument_measured", {})
+            lines.append(
+                f"  {part['folder']}: {part['n_examples']} examples from {len(part['shards'])} "
+                f"shards, seed {part['seed']}, {instrument.get('psf_model', 'unrecorded')} PSF "
+                f"of FWHM {measured_part.get('psf_fwhm_arcsec', float('nan')):.4f} arcsec, "
+                f"noise {measured_part.get('noise_sigma_uJy', float('nan')):.5f} uJy/pixel"
+            )
+    if "morphology" in generation or not parts:
+        lines.append(morphology_line(generation, manifest.config.get("catalogue", {})))
     measured = manifest.config.get("instrument_measured")
     if measured:
         lines.append(

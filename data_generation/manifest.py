@@ -277,8 +277,36 @@ class Manifest:
             ``psf_fwhm_arcsec`` (the optical PSF's FWHM before pixelisation, arcsec),
             ``pixelised_psf_fwhm_arcsec`` (arcsec), ``noise_sigma_uJy`` (per pixel, uJy),
             ``mag_limit`` (AB) and ``noise_definition``; None for what the manifest does
-            not record (data sets written by other tools).
+            not record (data sets written by other tools). For a data set made by
+            ``debvader-euclid combine`` from inputs with different PSFs or noise, ``psf``
+            lists them all (``"mixture: airy 0.17\", moffat 0.17\""``) and the other
+            values are those shared by every input, None where they differ.
         """
+        parts = self.config.get("combined_from")
+        if isinstance(parts, list) and parts:
+            summaries = [
+                Manifest(
+                    self.kind,
+                    self.schema_version,
+                    self.stamp_size,
+                    0,
+                    {
+                        "generation": part.get("generation", {}),
+                        "instrument_measured": part.get("instrument_measured", {}),
+                    },
+                    [],
+                ).instrument_summary()
+                for part in parts
+            ]
+            merged = {
+                key: value if all(s[key] == value for s in summaries) else None
+                for key, value in summaries[0].items()
+            }
+            labels = sorted({_psf_words(s) for s in summaries})
+            if len(labels) > 1:
+                merged["psf"] = "mixture: " + ", ".join(labels)
+                merged["psf_fwhm_arcsec"] = None
+            return merged
         generation = self.config.get("generation", {})
         measured = self.config.get("instrument_measured", {})
         instrument = generation.get("instrument", {}) if isinstance(generation, Mapping) else {}
@@ -399,6 +427,13 @@ class Manifest:
                 f"manifest counts {dict(stored)} disagree with its shard list {manifest.counts}"
             )
         return manifest
+
+
+def _psf_words(summary: Mapping[str, Any]) -> str:
+    """``'airy 0.17"'`` from an :meth:`Manifest.instrument_summary`."""
+    fwhm = summary.get("psf_fwhm_arcsec")
+    psf = summary.get("psf") or "unrecorded PSF"
+    return f'{psf} {fwhm:.3g}"' if fwhm is not None else str(psf)
 
 
 def save_manifest(folder: str | os.PathLike, manifest: Manifest) -> Path:

@@ -21,6 +21,7 @@ log = logging.getLogger("debvader_euclid")
 #: Modules that contribute subcommands, in the order they appear in ``--help``.
 SUBCOMMAND_MODULES = (
     "data_generation.command",
+    "data_generation.combine",
     "data_generation.describe",
     "data_generation.validate_command",
     "debvader_euclid.training.command",

@@ -127,6 +127,8 @@ class Predictor:
             for part in data.values() if isinstance(data, dict) else ():
                 if isinstance(part, dict):
                     yield part
+                    # the inputs of a combined data set (`debvader-euclid combine`)
+                    yield from (p for p in part.get("combined_from") or () if isinstance(p, dict))
             record = record.get("init_encoder")
 
     def shards_seen_in_training(

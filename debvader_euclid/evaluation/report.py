@@ -222,12 +222,20 @@ _NEIGHBOUR_WORDS = {
 def dataset_name(manifest: Manifest) -> str:
     """Row of the paper's Table 1 for a data set: its generation morphology.
 
-    ``manifest.config["generation"]["morphology"]`` when present, else ``"analytic"``.
+    ``manifest.config["generation"]["morphology"]`` when present, else ``"analytic"``;
+    ``"mixed"`` for a data set combined from inputs of different morphologies
+    (``debvader-euclid combine``).
     """
     generation = manifest.config.get("generation", {})
-    if isinstance(generation, Mapping):
-        return str(generation.get("morphology", "analytic"))
-    return "analytic"
+    if not isinstance(generation, Mapping):
+        return "analytic"
+    if "morphology" not in generation and manifest.config.get("combined_from"):
+        morphologies = {
+            part.get("generation", {}).get("morphology", "analytic")
+            for part in manifest.config["combined_from"]
+        }
+        return morphologies.pop() if len(morphologies) == 1 else "mixed"
+    return str(generation.get("morphology", "analytic"))
 
 
 def required_fields(kind: str) -> list[str]:

@@ -123,8 +123,13 @@ class DataPart:
         return self.manifest.content_sha256()
 
     def provenance(self) -> dict[str, Any]:
-        """JSON summary for ``provenance.json``."""
-        return {
+        """JSON summary for ``provenance.json``.
+
+        For a data set made by ``debvader-euclid combine``, ``combined_from`` also
+        names, for each input, its hashes and the *source* indices of the shards
+        used here, so that ``evaluate`` recognises those shards in the inputs.
+        """
+        record: dict[str, Any] = {
             "folder": str(self.folder.resolve()),
             "manifest_sha256": self.manifest_sha256,
             "content_sha256": self.content_sha256,
@@ -133,6 +138,19 @@ class DataPart:
             "shards": list(self.shards),
             "n_examples": self.n_examples,
         }
+        parts = self.manifest.config.get("combined_from")
+        if parts:
+            used = set(self.shards)
+            record["combined_from"] = [
+                {
+                    "folder": part.get("folder"),
+                    "manifest_sha256": part.get("manifest_sha256"),
+                    "content_sha256": part.get("content_sha256"),
+                    "shards": sorted(int(src) for src, new in part["shards"] if new in used),
+                }
+                for part in parts
+            ]
+        return record
 
 
 @dataclass(frozen=True)
