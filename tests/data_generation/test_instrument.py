@@ -13,7 +13,7 @@ from data_generation.catalog import mag_to_flux
 from data_generation.instrument import VISInstrument, VISInstrumentConfig
 
 
-@pytest.mark.parametrize("model", ["moffat", "airy"])
+@pytest.mark.parametrize("model", ["moffat", "airy", "kolmogorov-airy"])
 @pytest.mark.parametrize("fwhm", [0.16, 0.17])
 def test_psf_fwhm_is_the_requested_one(model, fwhm):
     vis = VISInstrument(VISInstrumentConfig(psf_model=model, psf_fwhm_arcsec=fwhm))
@@ -87,7 +87,7 @@ def test_bad_psf_image(tmp_path):
         ({"psf_fwhm_arcsec": float("nan")}, "psf_fwhm_arcsec"),
         ({"obscuration": 1.2}, "obscuration"),
         ({"noise_definition": "1-sigma"}, "psf-optimal, aperture"),
-        ({"psf_model": "gaussian"}, "moffat, airy"),
+        ({"psf_model": "gaussian"}, "moffat, airy, kolmogorov-airy"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, message):
