@@ -48,9 +48,11 @@ from data_generation.manifest import (
     ShardRecord,
     load_manifest,
     manifest_sha256,
+    parse_shard_list,
     require_complete,
     save_manifest,
     shard_filename,
+    shard_ranges,
 )
 
 log = logging.getLogger(__name__)
@@ -84,38 +86,6 @@ class CombineInput:
             return cls(Path(text))
         folder, _, spec = text.rpartition(":")
         return cls(Path(folder), parse_shard_list(spec))
-
-
-def parse_shard_list(text: str) -> tuple[int, ...]:
-    """Parse ``"0-49"``, ``"0,3,5"`` or a mix (``"0-2,9"``) into sorted shard indices.
-
-    Raises
-    ------
-    ValueError
-        If ``text`` is not such a list.
-    """
-    indices: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, sep, hi = part.strip().partition("-")
-            first, last = int(lo), int(hi) if sep else int(lo)
-            if first < 0 or last < first:
-                raise ValueError
-            indices.extend(range(first, last + 1))
-    except ValueError:
-        raise ValueError(
-            f"shards must be indices or ranges such as 0-49 or 0,3,5; got {text!r}"
-        ) from None
-    return tuple(sorted(set(indices)))
-
-
-def _ranges(indices: Sequence[int]) -> str:
-    """``"0-49"`` for a contiguous run of indices, else the comma-separated list."""
-    if not indices:
-        return "(none)"
-    if list(indices) == list(range(indices[0], indices[-1] + 1)):
-        return f"{indices[0]}-{indices[-1]}"
-    return ",".join(map(str, indices))
 
 
 def interleaved_order(counts: Sequence[int]) -> list[tuple[int, int]]:
@@ -219,7 +189,7 @@ def combine_data_sets(
         if unknown:
             raise ValueError(
                 f"input {folder} has no shard(s) {', '.join(map(str, unknown))}; its "
-                f"{len(available)} shards are numbered {_ranges(available)}"
+                f"{len(available)} shards are numbered {shard_ranges(available)}"
             )
         if not wanted:
             raise ValueError(f"input {folder}: no shards selected")

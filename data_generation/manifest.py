@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +78,46 @@ def shard_filename(index: int, n_shards: int) -> str:
     if not 0 <= index < n_shards:
         raise ValueError(f"shard index {index} is outside [0, {n_shards})")
     return f"shard-{index:05d}-of-{n_shards:05d}.tfrecord"
+
+
+def parse_shard_list(text: str) -> tuple[int, ...]:
+    """Parse ``"0-49"``, ``"0,3,5"`` or a mix (``"0-2,9"``) into sorted shard indices.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not such a list.
+    """
+    indices: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi) if sep else int(lo)
+            if first < 0 or last < first:
+                raise ValueError
+            indices.extend(range(first, last + 1))
+    except ValueError:
+        raise ValueError(
+            f"shards must be indices or ranges such as 67-74 or 0,3,5; got {text!r}"
+        ) from None
+    return tuple(sorted(set(indices)))
+
+
+def shard_ranges(indices: Sequence[int]) -> str:
+    """``"0-49"`` for a contiguous run of shard indices, else the comma-separated list.
+
+    Examples
+    --------
+    >>> shard_ranges([3, 4, 5]), shard_ranges([7]), shard_ranges([0, 2])
+    ('3-5', '7', '0,2')
+    """
+    if not indices:
+        return "(none)"
+    if len(indices) == 1:
+        return str(indices[0])
+    if list(indices) == list(range(indices[0], indices[-1] + 1)):
+        return f"{indices[0]}-{indices[-1]}"
+    return ",".join(map(str, indices))
 
 
 def utc_now() -> str:

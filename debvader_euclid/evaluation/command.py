@@ -18,6 +18,7 @@ import argparse
 import logging
 import sys
 
+from data_generation.manifest import parse_shard_list
 from debvader_euclid.deblending_options import add_deblending_options, deblending_option_words
 
 log = logging.getLogger(__name__)
@@ -103,20 +104,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def shard_list(text: str) -> tuple[int, ...]:
-    """Parse ``"67-74"`` or ``"0,3,5"`` (or a mix, ``"0-2,9"``) into shard indices."""
-    indices: list[int] = []
+    """Parse ``"67-74"`` or ``"0,3,5"`` (or a mix, ``"0-2,9"``) into shard indices.
+
+    :func:`data_generation.manifest.parse_shard_list`, raising the error argparse reports.
+    """
     try:
-        for part in text.split(","):
-            lo, sep, hi = part.strip().partition("-")
-            first, last = int(lo), int(hi) if sep else int(lo)
-            if first < 0 or last < first:
-                raise ValueError
-            indices.extend(range(first, last + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"shards must be indices or ranges such as 67-74 or 0,3,5; got {text!r}"
-        ) from None
-    return tuple(sorted(set(indices)))
+        return parse_shard_list(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def command_line(args: argparse.Namespace) -> list[str]:

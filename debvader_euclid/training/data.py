@@ -58,7 +58,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from data_generation.manifest import Manifest, load_manifest, manifest_sha256, require_complete
+from data_generation.manifest import (
+    Manifest,
+    load_manifest,
+    manifest_sha256,
+    require_complete,
+    shard_ranges,
+)
 from data_generation.tfrecords import read_dataset
 from debvader_euclid.models.normalization import ArcsinhNormalizer
 from debvader_euclid.training.config import TrainingConfig
@@ -297,10 +303,10 @@ def split_data(
         "%s data: %d training examples (shards %s of %s), %d validation examples (shards %s of %s)",
         stage,
         split.train.n_examples,
-        _ranges(train_idx),
+        shard_ranges(train_idx),
         data,
         split.validation.n_examples,
-        _ranges(val_idx),
+        shard_ranges(val_idx),
         val_folder,
     )
     if split.validation.n_examples == 0 or split.train.n_examples == 0:
@@ -309,14 +315,6 @@ def split_data(
             f"{split.validation.n_examples} validation examples"
         )
     return split
-
-
-def _ranges(indices: tuple[int, ...]) -> str:
-    if not indices:
-        return "none"
-    if list(indices) == list(range(indices[0], indices[-1] + 1)):
-        return f"{indices[0]}-{indices[-1]}" if len(indices) > 1 else str(indices[0])
-    return ",".join(map(str, indices))
 
 
 # --------------------------------------------------------------------------- balancing

@@ -232,3 +232,14 @@ def test_shard_record_validation() -> None:
         mf.ShardRecord("x.tfrecord", 0, 1, "0" * 64, 0, catalogue_rows=[5, 2])
     with pytest.raises(ValueError, match="unknown data set kind"):
         mf.Manifest("single", SCHEMA_VERSION, 64, 0, {}, [])
+
+
+def test_shard_lists_parse_and_print() -> None:
+    assert mf.parse_shard_list("67-69,3, 3") == (3, 67, 68, 69)
+    assert mf.shard_ranges((67, 68, 69)) == "67-69"
+    assert mf.shard_ranges((5,)) == "5"
+    assert mf.shard_ranges((0, 2)) == "0,2"
+    assert mf.shard_ranges(()) == "(none)"
+    for bad in ("", "a", "5-3", "-1"):
+        with pytest.raises(ValueError, match="such as 67-74"):
+            mf.parse_shard_list(bad)
