@@ -68,7 +68,8 @@ class CombineInput:
     Attributes
     ----------
     folder : pathlib.Path
-        Data set folder written by ``debvader-euclid generate`` (or by ``combine``).
+        Data set folder written by ``debvader-euclid generate`` (not by ``combine``:
+        give a combined set's own inputs instead).
     shards : tuple of int or None
         Shard indices to take; None takes all of them.
     """
@@ -163,8 +164,9 @@ def combine_data_sets(
     ------
     ValueError
         Fewer than two inputs, inputs of different kinds, schema versions or stamp
-        sizes, a shard index an input does not have, the same shard taken twice,
-        ``out`` being one of the inputs, or an incomplete input.
+        sizes, a combined data set as an input, a shard index an input does not
+        have, the same shard taken twice, ``out`` being one of the inputs, or an
+        incomplete input.
     FileExistsError
         ``out`` holds files and ``overwrite`` is False.
     """
@@ -183,6 +185,12 @@ def combine_data_sets(
         if out.exists() and folder.resolve() == out.resolve():
             raise ValueError(f"the output folder {out} is also an input: choose another --out")
         manifest = load_manifest(folder)
+        if manifest.config.get("combined_from"):
+            inner = ", ".join(str(part["folder"]) for part in manifest.config["combined_from"])
+            raise ValueError(
+                f"input {folder} is itself a combined data set: give its inputs instead "
+                f"({inner}), so that every shard's origin stays one step away"
+            )
         available = sorted(s.index for s in manifest.shards)
         wanted = tuple(available) if item.shards is None else item.shards
         unknown = sorted(set(wanted) - set(available))

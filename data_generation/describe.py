@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from data_generation.manifest import load_manifest, manifest_sha256
+from data_generation.manifest import (
+    instrument_summary_from_config,
+    load_manifest,
+    manifest_sha256,
+    psf_label,
+)
 from data_generation.schema import truth_fields
 
 _SUMMARY_FIELDS = {
@@ -81,13 +86,12 @@ def describe_dataset(folder: str | os.PathLike) -> list[str]:
     if parts:
         lines.append(f"combined from {len(parts)} inputs (`debvader-euclid combine`):")
         for part in parts:
-            instrument = part.get("generation", {}).get("instrument", {})
-            measured_part = part.get("instrument_measured", {})
+            summary = instrument_summary_from_config(part)
+            sigma_part = summary["noise_sigma_uJy"]
             lines.append(
                 f"  {part['folder']}: {part['n_examples']} examples from {len(part['shards'])} "
-                f"shards, seed {part['seed']}, {instrument.get('psf_model', 'unrecorded')} PSF "
-                f"of FWHM {measured_part.get('psf_fwhm_arcsec', float('nan')):.4f} arcsec, "
-                f"noise {measured_part.get('noise_sigma_uJy', float('nan')):.5f} uJy/pixel"
+                f"shards, seed {part['seed']}, PSF {psf_label(summary)} (FWHM in arcsec), noise "
+                + ("unrecorded" if sigma_part is None else f"{sigma_part:.5f} uJy/pixel")
             )
     if "morphology" in generation or not parts:
         lines.append(morphology_line(generation, manifest.config.get("catalogue", {})))

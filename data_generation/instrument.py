@@ -222,7 +222,7 @@ class VISInstrument:
     def psf_fwhm_arcsec(self) -> float:
         """FWHM of the PSF profile as drawn (optical, or effective for a user ePSF), arcsec."""
         if self.config.psf_image is None:
-            return _radial_fwhm_arcsec(self.psf)
+            return radial_fwhm_arcsec(self.psf)
         return _drawn_fwhm_arcsec(self.psf, "no_pixel")
 
     @functools.cached_property
@@ -303,7 +303,7 @@ def _build_psf(config: VISInstrumentConfig) -> galsim.GSObject:
         obscuration=config.obscuration,
         scale_unit=galsim.arcsec,
     )
-    airy_fwhm = _radial_fwhm_arcsec(airy)
+    airy_fwhm = radial_fwhm_arcsec(airy)
     if config.psf_fwhm_arcsec <= airy_fwhm * 1.001:
         raise ValueError(
             f"VIS instrument: psf_fwhm_arcsec={config.psf_fwhm_arcsec} is narrower than the "
@@ -315,7 +315,7 @@ def _build_psf(config: VISInstrumentConfig) -> galsim.GSObject:
 
     def excess(blur_fwhm: float) -> float:
         psf = galsim.Convolve(airy, blur(fwhm=blur_fwhm))
-        return _radial_fwhm_arcsec(psf) - config.psf_fwhm_arcsec
+        return radial_fwhm_arcsec(psf) - config.psf_fwhm_arcsec
 
     blur_fwhm = brentq(excess, 1e-3, 2 * config.psf_fwhm_arcsec, xtol=1e-6)
     log.debug(
@@ -327,7 +327,7 @@ def _build_psf(config: VISInstrumentConfig) -> galsim.GSObject:
     return galsim.Convolve(airy, blur(fwhm=blur_fwhm))
 
 
-def _radial_fwhm_arcsec(profile: galsim.GSObject, n_k: int = 8192) -> float:
+def radial_fwhm_arcsec(profile: galsim.GSObject, n_k: int = 8192) -> float:
     """FWHM of a circularly symmetric profile from its Hankel transform, arcsec.
 
     ``I(r) = (1 / 2 pi) int_0^kmax k J0(k r) F(k) dk`` with ``F`` the profile's
@@ -335,6 +335,18 @@ def _radial_fwhm_arcsec(profile: galsim.GSObject, n_k: int = 8192) -> float:
     Brent's method. Exact to the integration grid (better than 1e-4 relative),
     (the k range is twice GalSim's maxk), in milliseconds rather than the
     seconds a finely drawn image takes.
+
+    Parameters
+    ----------
+    profile : galsim.GSObject
+        A circularly symmetric profile with sizes in arcsec.
+    n_k : int
+        Points of the integration grid in k.
+
+    Returns
+    -------
+    float
+        Full width at half maximum, arcsec.
     """
     k = np.linspace(0.0, 2.0 * profile.maxk, n_k)
     ft = np.array([profile.kValue(galsim.PositionD(float(kx), 0.0)).real for kx in k])

@@ -310,59 +310,9 @@ class Manifest:
     def instrument_summary(self) -> dict[str, Any]:
         """The PSF and noise a data set was simulated with, from its manifest.
 
-        Returns
-        -------
-        dict
-            ``psf`` (``"moffat"``, ``"airy"`` or the name of a user PSF image),
-            ``psf_fwhm_arcsec`` (the optical PSF's FWHM before pixelisation, arcsec),
-            ``pixelised_psf_fwhm_arcsec`` (arcsec), ``noise_sigma_uJy`` (per pixel, uJy),
-            ``mag_limit`` (AB) and ``noise_definition``; None for what the manifest does
-            not record (data sets written by other tools). For a data set made by
-            ``debvader-euclid combine`` from inputs with different PSFs or noise, ``psf``
-            lists them all (``"mixture: airy 0.17\", moffat 0.17\""``) and the other
-            values are those shared by every input, None where they differ.
+        See :func:`instrument_summary_from_config`, applied to :attr:`config`.
         """
-        parts = self.config.get("combined_from")
-        if isinstance(parts, list) and parts:
-            summaries = [
-                Manifest(
-                    self.kind,
-                    self.schema_version,
-                    self.stamp_size,
-                    0,
-                    {
-                        "generation": part.get("generation", {}),
-                        "instrument_measured": part.get("instrument_measured", {}),
-                    },
-                    [],
-                ).instrument_summary()
-                for part in parts
-            ]
-            merged = {
-                key: value if all(s[key] == value for s in summaries) else None
-                for key, value in summaries[0].items()
-            }
-            labels = sorted({_psf_words(s) for s in summaries})
-            if len(labels) > 1:
-                merged["psf"] = "mixture: " + ", ".join(labels)
-                merged["psf_fwhm_arcsec"] = None
-            return merged
-        generation = self.config.get("generation", {})
-        measured = self.config.get("instrument_measured", {})
-        instrument = generation.get("instrument", {}) if isinstance(generation, Mapping) else {}
-        if not isinstance(instrument, Mapping):
-            instrument = {}
-        if not isinstance(measured, Mapping):
-            measured = {}
-        psf_image = instrument.get("psf_image")
-        return {
-            "psf": Path(psf_image).name if psf_image else instrument.get("psf_model"),
-            "psf_fwhm_arcsec": measured.get("psf_fwhm_arcsec", instrument.get("psf_fwhm_arcsec")),
-            "pixelised_psf_fwhm_arcsec": measured.get("pixelised_psf_fwhm_arcsec"),
-            "noise_sigma_uJy": measured.get("noise_sigma_uJy"),
-            "mag_limit": instrument.get("mag_limit"),
-            "noise_definition": instrument.get("noise_definition"),
-        }
+        return instrument_summary_from_config(self.config)
 
     def __post_init__(self) -> None:
         check_kind(self.kind)
@@ -469,8 +419,61 @@ class Manifest:
         return manifest
 
 
-def _psf_words(summary: Mapping[str, Any]) -> str:
-    """``'airy 0.17"'`` from an :meth:`Manifest.instrument_summary`."""
+def instrument_summary_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The PSF and noise a data set was simulated with, from its manifest's ``config``.
+
+    Parameters
+    ----------
+    config : mapping
+        ``Manifest.config``, or one entry of its ``combined_from`` list (same keys).
+
+    Returns
+    -------
+    dict
+        ``psf`` (``"moffat"``, ``"airy"``, ``"kolmogorov-airy"`` or the name of a user PSF
+        image), ``psf_fwhm_arcsec`` (the optical PSF's FWHM before pixelisation, arcsec),
+        ``pixelised_psf_fwhm_arcsec`` (arcsec), ``noise_sigma_uJy`` (per pixel, uJy),
+        ``mag_limit`` (AB) and ``noise_definition``; None for what the manifest does
+        not record (data sets written by other tools). For a data set made by
+        ``debvader-euclid combine`` from inputs with different PSFs or noise, ``psf``
+        lists them all (``'mixture: airy 0.17", moffat 0.17"'``) and the other values
+        are those shared by every input, None where they differ.
+    """
+    parts = config.get("combined_from")
+    if isinstance(parts, list) and parts:
+        summaries = [instrument_summary_from_config(part) for part in parts]
+        merged = {
+            key: value if all(s[key] == value for s in summaries) else None
+            for key, value in summaries[0].items()
+        }
+        labels = sorted({psf_label(s) for s in summaries})
+        if len(labels) > 1:
+            merged["psf"] = "mixture: " + ", ".join(labels)
+            merged["psf_fwhm_arcsec"] = None
+        return merged
+    generation = config.get("generation", {})
+    measured = config.get("instrument_measured", {})
+    instrument = generation.get("instrument", {}) if isinstance(generation, Mapping) else {}
+    if not isinstance(instrument, Mapping):
+        instrument = {}
+    if not isinstance(measured, Mapping):
+        measured = {}
+    psf_image = instrument.get("psf_image")
+    return {
+        "psf": Path(psf_image).name if psf_image else instrument.get("psf_model"),
+        "psf_fwhm_arcsec": measured.get("psf_fwhm_arcsec", instrument.get("psf_fwhm_arcsec")),
+        "pixelised_psf_fwhm_arcsec": measured.get("pixelised_psf_fwhm_arcsec"),
+        "noise_sigma_uJy": measured.get("noise_sigma_uJy"),
+        "mag_limit": instrument.get("mag_limit"),
+        "noise_definition": instrument.get("noise_definition"),
+    }
+
+
+def psf_label(summary: Mapping[str, Any]) -> str:
+    """``'airy 0.17"'`` (FWHM in arcsec) from an :func:`instrument_summary_from_config`.
+
+    ``"unrecorded PSF"`` when the summary names no PSF.
+    """
     fwhm = summary.get("psf_fwhm_arcsec")
     psf = summary.get("psf") or "unrecorded PSF"
     return f'{psf} {fwhm:.3g}"' if fwhm is not None else str(psf)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from data_generation.io_utils import atomic_path
-from data_generation.manifest import load_manifest
+from data_generation.manifest import load_manifest, psf_label
 from debvader_euclid.evaluation.tables import markdown_table
 
 #: Columns of :func:`compare_reports`.
@@ -197,11 +197,7 @@ def compare_reports(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
 
 def _psf_label(instrument: dict) -> str:
     """``"moffat 0.17\""`` from a report's ``data.instrument``; empty if unrecorded."""
-    psf = instrument.get("psf")
-    if psf is None:
-        return ""
-    fwhm = instrument.get("psf_fwhm_arcsec")
-    return f'{psf} {fwhm:.3g}"' if fwhm is not None else str(psf)
+    return "" if instrument.get("psf") is None else psf_label(instrument)
 
 
 def compare_markdown(table: pd.DataFrame) -> str:

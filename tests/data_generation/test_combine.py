@@ -73,7 +73,7 @@ def test_combined_data_set_keeps_every_example(two_psfs, tmp_path, caplog):
     assert dataset_name(manifest) == "analytic"
     text = "\n".join(describe_dataset(tmp_path / "mix"))
     assert "combined from 2 inputs" in text
-    assert "airy PSF" in text
+    assert 'PSF airy 0.2" (FWHM in arcsec)' in text
     assert "seeds of the inputs below" in text
 
 
@@ -104,6 +104,14 @@ def test_bad_inputs_are_named(two_psfs, tmp_path, inputs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         combine_data_sets(inputs(*two_psfs), tmp_path / "mix")
     assert not (tmp_path / "mix").exists()
+
+
+def test_a_combined_set_is_not_an_input(two_psfs, tmp_path):
+    combine_data_sets([CombineInput(d) for d in two_psfs], tmp_path / "mix")
+    with pytest.raises(ValueError, match="itself a combined data set: give its inputs"):
+        combine_data_sets(
+            [CombineInput(tmp_path / "mix"), CombineInput(two_psfs[0])], tmp_path / "again"
+        )
 
 
 def test_kinds_must_match(two_psfs, egg_catalogue, tmp_path):
