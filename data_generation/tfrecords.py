@@ -444,6 +444,7 @@ def read_dataset(
     verify: bool = False,
     num_parallel_reads: int | None = tf.data.AUTOTUNE,
     shards: Iterable[int] | None = None,
+    shard_field: str | None = None,
 ) -> tf.data.Dataset:
     """Stream a data set folder as a :class:`tf.data.Dataset` of dictionaries.
 
@@ -471,6 +472,10 @@ def read_dataset(
     shards : iterable of int, optional
         Shard indices to read (e.g. all but one, held out for validation); all
         shards by default. Read in increasing index order unless shuffled.
+    shard_field : str, optional
+        Also return, under this name, the index of the shard each example comes
+        from (int64 scalar), e.g. to look up what differs between the shards of a
+        data set made by ``debvader-euclid combine``.
 
     Returns
     -------
@@ -490,6 +495,8 @@ def read_dataset(
     folder = Path(folder)
     manifest = load_manifest(folder)
     selected_fields = resolve_fields(manifest.kind, fields)
+    if shard_field is not None and shard_field in {f.name for f in all_fields(manifest.kind)}:
+        raise ValueError(f"shard_field {shard_field!r} is the name of a field of the data set")
     selected = _select_shards(manifest, shards)
     indices = [s.index for s in selected]
     require_complete(folder, manifest, check_sha256=verify, shards=indices)
@@ -503,26 +510,35 @@ def read_dataset(
         folder,
     )
 
-    files = tf.data.Dataset.from_tensor_slices([str(folder / s.file) for s in selected])
+    files = tf.data.Dataset.from_tensor_slices(
+        ([str(folder / s.file) for s in selected], [int(s.index) for s in selected])
+    )
     if shuffle_shards:
         files = files.shuffle(len(selected), seed=seed, reshuffle_each_iteration=True)
+
+    def shard_records(path: tf.Tensor, index: tf.Tensor) -> tf.data.Dataset:
+        return tf.data.TFRecordDataset(path).map(lambda record: (record, index))
+
     cycle = _cycle_length(num_parallel_reads, len(selected))
     if cycle > 1:
         records = files.interleave(
-            tf.data.TFRecordDataset,
+            shard_records,
             cycle_length=cycle,
             block_length=1,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,  # order depends on the shard list and cycle only
         )
     else:
-        records = files.interleave(tf.data.TFRecordDataset, cycle_length=1, block_length=1)
+        records = files.interleave(shard_records, cycle_length=1, block_length=1)
     kind, stamp_size = manifest.kind, manifest.stamp_size
     spec = _feature_spec(kind, selected_fields)
 
-    def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    def parse(serialized: tf.Tensor, index: tf.Tensor) -> dict[str, tf.Tensor]:
         parsed = tf.io.parse_single_example(serialized, spec)
-        return _decode(parsed, kind, stamp_size, selected_fields)
+        example = _decode(parsed, kind, stamp_size, selected_fields)
+        if shard_field is not None:
+            example[shard_field] = tf.cast(index, tf.int64)
+        return example
 
     dataset = records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.apply(tf.data.experimental.assert_cardinality(n_examples))

@@ -97,6 +97,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=512, metavar="N", help="stamps per network call"
     )
     parser.add_argument(
+        "--psf",
+        metavar="FILE",
+        help="PSF-conditioned deblenders only: the stamps' PSF, a 2-D image of the effective "
+        "PSF on the 0.1 arcsec pixels (FITS or .npy, any normalisation; default: the model's "
+        "reference PSF)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace the output files of an existing --out"
     )
     parser.set_defaults(func=run)
@@ -125,6 +132,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
     cmd += deblending_option_words(args)
     cmd += ["--nonfinite", args.nonfinite, "--chunk", str(args.chunk)]
     cmd += ["--batch-size", str(args.batch_size)]
+    if getattr(args, "psf", None):
+        cmd += ["--psf", str(args.psf)]
     if args.overwrite:
         cmd.append("--overwrite")
     return cmd
@@ -173,6 +182,16 @@ def run(args: argparse.Namespace) -> int:
             f"{deblender.folder} takes {deblender.stamp_size}x{deblender.stamp_size}: cut "
             f"stamps of {deblender.stamp_size} pixels centred on the galaxies"
         )
+    psf = None
+    if getattr(args, "psf", None):
+        from debvader_euclid.psf_descriptor import read_psf_file
+
+        if not deblender.psf_input:
+            raise ValueError(
+                f"--psf: the model in {deblender.folder} takes no PSF input (it was trained on "
+                "one PSF, named in its README); leave --psf out"
+            )
+        psf = read_psf_file(args.psf)
     noise_sigma = args.noise_sigma
     if estimated:
         from debvader_euclid.noise import estimate_noise_sigma
@@ -223,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
                     neighbours=args.neighbours,
                     refine=args.refine,
                     noise_sigma_uJy=(noise_sigma if needs_noise else None),
+                    psf=psf,
                 )
             except ValueError as err:  # say where, and give the command-line fix
                 where = f"stamps {first} to {first + len(chunk) - 1} of {args.stamps}"
@@ -270,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
         "symmetrize": bool(args.symmetrize),
         "neighbours": args.neighbours,
         "refine": bool(args.refine),
+        "psf_file": str(Path(args.psf).resolve()) if getattr(args, "psf", None) else None,
         "flux_error_model": error_model.to_dict() if error_model is not None else None,
         "nonfinite": args.nonfinite,
         "seconds": round(seconds, 3),

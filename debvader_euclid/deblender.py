@@ -241,6 +241,7 @@ class Deblender:
         neighbours: str = "keep",
         noise_sigma_uJy: float | np.ndarray | str | None = None,
         refine: bool = False,
+        psf: Any = None,
     ) -> np.ndarray:
         """The central galaxy of each stamp, alone, noiseless and PSF-convolved.
 
@@ -285,6 +286,15 @@ class Deblender:
             above the noise the data win. Fluxes of bright galaxies become
             several times more precise; the brightest pixels of the image then
             carry a little noise. Needs ``noise_sigma_uJy``; about twice as slow.
+        psf : numpy.ndarray, galsim.GSObject or sequence, optional
+            PSF-conditioned models only (:attr:`psf_input`): the PSF of the
+            stamps. A 2-D image of the effective PSF on the stamps' 0.1 arcsec
+            pixels (any normalisation; as large as the stamps is best), a GalSim
+            profile of the optical PSF, or one image per stamp (``(N, ny, nx)``,
+            not with ``neighbours`` or ``refine``). None (default): the model's
+            reference PSF, the default VIS PSF of the built-in generator (Moffat
+            0.17 arcsec; ``model.psf_reference``). See
+            :mod:`debvader_euclid.psf_descriptor`.
 
         Returns
         -------
@@ -297,7 +307,8 @@ class Deblender:
             Wrong shape or stamp size, non-numeric input, non-finite pixels
             with ``nonfinite="raise"``, an unknown ``neighbours`` mode, or
             ``neighbours`` "check"/"subtract" or ``refine`` without a valid
-            ``noise_sigma_uJy`` (or a noise level that nothing uses).
+            ``noise_sigma_uJy`` (or a noise level that nothing uses), a ``psf``
+            for a model without PSF input, or a PSF image that is not usable.
 
         See Also
         --------
@@ -308,12 +319,15 @@ class Deblender:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         sigma = self._noise_sigma(neighbours, refine, noise_sigma_uJy, stamps)
-        predict = self._predict
+        features = self.psf_features(psf, len(stamps))
+        if features is not None and features.ndim == 2 and sigma is not None:
+            raise ValueError(
+                "one PSF per stamp cannot be combined with neighbours='check'/'subtract' or "
+                "refine=True (the neighbours are deblended in stamps of their own): deblend "
+                "groups of stamps that share a PSF, giving one PSF per call"
+            )
         if symmetrize:
             from debvader_euclid.symmetries import dihedral_average
-
-            def predict(chunk: np.ndarray) -> np.ndarray:
-                return dihedral_average(self._predict, chunk)
 
         if sigma is not None:  # neighbours and/or refine
             from debvader_euclid import neighbours as nb
@@ -322,6 +336,16 @@ class Deblender:
         out = np.empty_like(stamps)
         for start in range(0, len(stamps), batch_size):
             chunk = stamps[start : start + batch_size]
+            chunk_psf = features
+            if features is not None and features.ndim == 2:
+                chunk_psf = features[start : start + len(chunk)]
+
+            def plain(x: np.ndarray, psf: np.ndarray | None = chunk_psf) -> np.ndarray:
+                return self._predict(x, psf)
+
+            def predict(x: np.ndarray, plain=plain) -> np.ndarray:
+                return dihedral_average(plain, x) if symmetrize else plain(x)
+
             result = predict(chunk)
             if sigma is not None:
                 chunk_sigma = sigma[start : start + len(chunk)]
@@ -374,9 +398,57 @@ class Deblender:
 
         return noise_sigma_for(noise_sigma_uJy, stamps)
 
-    def _predict(self, stamps: np.ndarray) -> np.ndarray:
+    def _predict(self, stamps: np.ndarray, psf_features: np.ndarray | None = None) -> np.ndarray:
         """Network prediction for validated ``(N, S, S)`` float32 stamps, one call."""
-        return self.networks.predict(stamps, batch_size=max(len(stamps), 1))
+        return self.networks.predict(
+            stamps, batch_size=max(len(stamps), 1), psf_features=psf_features
+        )
+
+    def psf_features(self, psf: Any, n_stamps: int) -> np.ndarray | None:
+        """The network's PSF input for ``psf`` (see :meth:`deblend`).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            float32 ``(K,)`` for one PSF, ``(n_stamps, K)`` for one per stamp; None
+            for ``psf=None`` (the model's reference PSF).
+
+        Raises
+        ------
+        ValueError
+            A PSF for a model without PSF input, a PSF image that is not usable
+            (:func:`debvader_euclid.psf_descriptor.psf_image`), or a number of
+            per-stamp PSFs that is not the number of stamps.
+        """
+        if psf is None:
+            return None
+        config = self.networks.config
+        if not config.psf_input:
+            raise ValueError(
+                f"{self.folder} was not trained with PSF input (model.psf_input is false), so "
+                "it cannot be given a PSF: leave psf out; it was trained on the PSF its "
+                "README names"
+            )
+        from debvader_euclid.models.psf_modulation import psf_features
+        from debvader_euclid.psf_descriptor import psf_descriptor
+
+        radii = config.psf_radii_pixels
+        stacked = not hasattr(psf, "drawImage") and np.ndim(psf) == 3
+        if stacked or (isinstance(psf, list | tuple) and psf and hasattr(psf[0], "drawImage")):
+            if len(psf) != n_stamps:
+                raise ValueError(
+                    f"{len(psf)} PSFs given for {n_stamps} stamps: give one PSF for all the "
+                    "stamps, or one per stamp"
+                )
+            descriptors = np.stack([psf_descriptor(p, radii) for p in psf])
+        else:
+            descriptors = psf_descriptor(psf, radii)
+        return psf_features(descriptors, config.psf_reference)
+
+    @property
+    def psf_input(self) -> bool:
+        """Whether the model takes the PSF of the stamps (``deblend(..., psf=...)``)."""
+        return bool(self.networks.config.psf_input)
 
     def flux(self, images: np.ndarray, **kwargs: Any) -> np.ndarray:
         """Flux of the central galaxy: the sum of its deblended pixels, uJy.
@@ -403,6 +475,7 @@ class Deblender:
         symmetrize: bool = False,
         batch_size: int = 512,
         nonfinite: str = "raise",
+        psf: Any = None,
     ) -> FluxEstimate:
         """Flux of the central galaxy with a calibrated 1-sigma error, uJy.
 
@@ -423,7 +496,7 @@ class Deblender:
             Pixel noise standard deviation, uJy/pixel, one value or one per stamp,
             or ``"estimate"`` (as for :meth:`deblend`); always needed, the noise
             sets the error of faint galaxies.
-        neighbours, refine, symmetrize, batch_size, nonfinite
+        neighbours, refine, symmetrize, batch_size, nonfinite, psf
             As for :meth:`deblend`.
 
         Returns
@@ -460,6 +533,8 @@ class Deblender:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         sigma = noise_sigma_for(noise_sigma_uJy, stamps)
+        features = self.psf_features(psf, len(stamps))
+        per_stamp = features is not None and features.ndim == 2
         flux = np.empty(len(stamps))
         error = np.empty(len(stamps))
         for start in range(0, len(stamps), batch_size):
@@ -472,6 +547,7 @@ class Deblender:
                 neighbours=neighbours,
                 refine=refine,
                 noise_sigma_uJy=chunk_sigma if uses_noise_sigma(neighbours, refine) else None,
+                psf=psf[start : start + len(chunk)] if per_stamp else psf,
             )
             terms = error_terms(chunk, central, chunk_sigma)
             flux[start : start + len(chunk)] = terms.flux_uJy
@@ -500,6 +576,7 @@ class Deblender:
         seed: int = 0,
         batch_size: int = 128,
         nonfinite: str = "raise",
+        psf: Any = None,
     ) -> DeblendSamples:
         """Uncertainty from the probabilistic latent: decode ``samples`` latent draws.
 
@@ -523,6 +600,8 @@ class Deblender:
             Stamps per network call.
         nonfinite : {"raise", "zero"}
             As for :meth:`deblend`.
+        psf : optional
+            As for :meth:`deblend`.
 
         Returns
         -------
@@ -534,6 +613,7 @@ class Deblender:
             raise ValueError(f"samples must be at least 2 to measure a spread, got {samples}")
         stamps, restore = self._prepare(images, nonfinite)
         n = len(stamps)
+        features = self.psf_features(psf, n)
         mean = np.empty_like(stamps)
         std = np.empty_like(stamps)
         flux = np.empty(n)
@@ -543,7 +623,10 @@ class Deblender:
 
         for start in range(0, n, batch_size):
             chunk = stamps[start : start + batch_size]
-            posterior = self.networks.latent_distribution(chunk)
+            chunk_psf = features
+            if features is not None and features.ndim == 2:
+                chunk_psf = features[start : start + len(chunk)]
+            posterior = self.networks.latent_distribution(chunk, psf_features=chunk_psf)
             draws = posterior.sample(samples, seed=tf.constant([seed, start], dtype=tf.int32))
             flat = tf.reshape(draws, (-1, draws.shape[-1]))
             decoded, _ = split_output(

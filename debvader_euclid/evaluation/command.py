@@ -94,6 +94,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sigma, or the estimate with --estimate-noise)",
     )
     parser.add_argument(
+        "--psf",
+        choices=("data", "reference"),
+        default="data",
+        help="PSF-conditioned deblenders only: give them the PSF the data set was simulated "
+        "with (data, default) or none, so that they assume their reference PSF (reference); "
+        "other models take no PSF",
+    )
+    parser.add_argument(
         "--estimate-noise",
         action="store_true",
         help="with --neighbours check/subtract or --refine: give the deblender the noise "
@@ -132,6 +140,8 @@ def command_line(args: argparse.Namespace) -> list[str]:
     cmd += deblending_option_words(args)
     if getattr(args, "estimate_noise", False):
         cmd.append("--estimate-noise")
+    if getattr(args, "psf", "data") != "data":
+        cmd += ["--psf", args.psf]
     return cmd
 
 
@@ -155,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         estimate_noise=args.estimate_noise,
         command_line=command_line(args),
         ensemble_with=args.ensemble_with,
+        psf=args.psf,
     )
     sys.stdout.write(result.table1())
     print(f"report: {result.out / 'report.md'}")

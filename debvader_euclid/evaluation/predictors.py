@@ -240,6 +240,7 @@ def load_predictor(
     symmetrize: bool = False,
     neighbours: str = "keep",
     refine: bool = False,
+    psf: Any = None,
 ) -> Predictor:
     """Load the stage that evaluates a data set of ``kind``.
 
@@ -263,6 +264,10 @@ def load_predictor(
         Blended data only: combine the prediction with the data where the central
         galaxy is bright (:mod:`debvader_euclid.refine`); :meth:`Predictor.predict`
         needs the noise sigma of each stamp.
+    psf : numpy.ndarray or galsim.GSObject, optional
+        Blended data only: the PSF given to a PSF-conditioned deblender
+        (``Deblender.deblend(..., psf=psf)``); ignored, with a log line, by other
+        deblenders.
 
     Returns
     -------
@@ -298,6 +303,9 @@ def load_predictor(
 
         deblender = Deblender.load(model, verify=verify)
         log.info("evaluating with the deblender in %s", deblender.folder)
+        if psf is not None and not deblender.psf_input:
+            log.info("%s takes no PSF input: the data's PSF is not given to it", deblender.folder)
+            psf = None
         return Predictor(
             stage="deblender",
             folder=deblender.folder,
@@ -310,6 +318,7 @@ def load_predictor(
                 neighbours=neighbours,
                 refine=refine,
                 noise_sigma_uJy=sigma if uses_noise_sigma(neighbours, refine) else None,
+                psf=psf,
             ),
         )
 

@@ -475,6 +475,48 @@ def _keyed_residuals(predictions: pd.DataFrame) -> dict[tuple[str, str], np.ndar
     return keyed
 
 
+#: What ``evaluate`` tells a PSF-conditioned deblender about the PSF.
+PSF_CHOICES = ("data", "reference")
+
+
+def evaluation_psf(psf: str, manifest: Manifest, kind: str) -> np.ndarray | None:
+    """The PSF image ``evaluate`` gives a PSF-conditioned deblender, or None.
+
+    Parameters
+    ----------
+    psf : {"data", "reference"}
+        See :func:`evaluate`.
+    manifest : Manifest
+        Of the evaluated data set.
+    kind : {"blended", "isolated"}
+
+    Raises
+    ------
+    ValueError
+        An unknown ``psf``, or ``"data"`` for a data set combined from inputs with
+        several PSFs (evaluate its inputs one by one) or one that records no PSF.
+    """
+    if psf not in PSF_CHOICES:
+        raise ValueError(f"psf must be one of {', '.join(PSF_CHOICES)}, got {psf!r}")
+    if psf == "reference" or kind != "blended":
+        return None
+    from debvader_euclid.psf_descriptor import data_set_psf_images
+
+    try:
+        images = data_set_psf_images(manifest.config)
+    except ValueError:
+        log.info("the data set records no PSF: a PSF-conditioned model assumes its reference")
+        return None
+    distinct = {image.tobytes(): image for image in images.values()}
+    if len(distinct) > 1:
+        raise ValueError(
+            "the data set was combined from inputs with different PSFs: evaluate each input "
+            "on its own to give a PSF-conditioned deblender its PSF, or pass psf='reference' "
+            "(--psf reference)"
+        )
+    return next(iter(distinct.values()))
+
+
 def evaluate(
     model: str | os.PathLike,
     data: str | os.PathLike,
@@ -491,6 +533,7 @@ def evaluate(
     estimate_noise: bool = False,
     command_line: list[str] | None = None,
     ensemble_with: Sequence[str | os.PathLike] = (),
+    psf: str = "data",
 ) -> EvaluationResult:
     """Evaluate a trained model on a data set and write the report folder ``out``.
 
@@ -544,6 +587,12 @@ def evaluate(
         of ``model``'s and theirs, each run with the same options
         (:func:`~debvader_euclid.evaluation.predictors.ensemble_predictor`). An
         ensemble has no calibrated flux errors (no ``flux_errors.*``).
+    psf : {"data", "reference"}
+        What a PSF-conditioned deblender (``model.psf_input``) is told about the
+        PSF: the PSF the data set was simulated with, from its manifest
+        (``"data"``, default), or nothing, so that it assumes its reference PSF
+        (``"reference"``, as for a caller who does not know the PSF). Other models
+        take no PSF; recorded in ``evaluation.json`` either way.
 
     Returns
     -------
@@ -584,8 +633,11 @@ def evaluate(
     data_sha = manifest_sha256(data)
     content_sha = manifest.content_sha256()
 
+    psf_given = evaluation_psf(psf, manifest, kind)
     predictors = [
-        load_predictor(m, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine)
+        load_predictor(
+            m, kind, symmetrize=symmetrize, neighbours=neighbours, refine=refine, psf=psf_given
+        )
         for m in (model, *ensemble_with)
     ]
     predictor = ensemble_predictor(predictors) if len(predictors) > 1 else predictors[0]
@@ -783,6 +835,7 @@ def evaluate(
             "symmetrize": bool(symmetrize),
             "neighbours": neighbours,
             "refine": bool(refine),
+            "psf": psf if getattr(predictor.info.get("model"), "psf_input", False) else None,
             "noise_sigma_estimated_uJy": sigma_estimate,
             **predictor.describe(),
         },

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from data_generation.io_utils import write_json_atomic
+from debvader_euclid.psf_descriptor import DEFAULT_RADII_PIXELS
 
 #: Output likelihoods the decoder can be trained with (see :mod:`.losses`).
 LIKELIHOODS = ("gaussian_fixed_sigma", "gaussian_learned_sigma")
@@ -24,6 +25,19 @@ LIKELIHOODS = ("gaussian_fixed_sigma", "gaussian_learned_sigma")
 #: Forms of the flux residual of the optional flux term of the loss
 #: (:mod:`debvader_euclid.models.losses`, ``TrainingConfig.flux_residual``).
 FLUX_RESIDUALS = ("relative", "symmetric")
+
+
+#: The fields that make a blend encoder PSF-conditioned.
+PSF_KEYS = ("psf_input", "psf_radii_pixels", "psf_reference")
+
+
+def default_psf_reference(radii_pixels: tuple[float, ...]) -> tuple[float, ...]:
+    """Encircled-light fractions of the default VIS PSF at ``radii_pixels``."""
+    from data_generation.instrument import VISInstrument
+    from debvader_euclid.psf_descriptor import DESCRIPTOR_IMAGE_SIZE, encircled_light
+
+    image = VISInstrument().pixelised_psf(DESCRIPTOR_IMAGE_SIZE)
+    return tuple(round(float(v), 6) for v in encircled_light(image, radii_pixels))
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,17 @@ class ModelConfig:
     normalization_scale : float
         The scale ``s`` of the arcsinh normalisation ``y = arcsinh(x / s)``, in
         uJy/pixel (see :mod:`.normalization`).
+    psf_input : bool
+        Stage 2 only: the blend encoder is also given the PSF of each stamp, as the
+        encircled-light fractions of :mod:`debvader_euclid.psf_descriptor`, which
+        scale and shift the features of every convolution level (see
+        :mod:`.psf_modulation`). Off for the stage-1 VAE and the shipped models.
+    psf_radii_pixels : tuple of float
+        Radii of those fractions, 0.1 arcsec pixels (with ``psf_input``).
+    psf_reference : tuple of float or None
+        The fractions of the PSF assumed when none is given, one per radius; None
+        fills in those of the default VIS PSF
+        (:class:`data_generation.instrument.VISInstrumentConfig`, Moffat 0.17").
     """
 
     stamp_size: int = 64
@@ -91,6 +116,9 @@ class ModelConfig:
     likelihood: str = "gaussian_fixed_sigma"
     likelihood_sigma: float = 0.1
     normalization_scale: float = 0.01
+    psf_input: bool = False
+    psf_radii_pixels: tuple[float, ...] = DEFAULT_RADII_PIXELS
+    psf_reference: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         # Normalise list inputs (from JSON) to tuples so that the config is hashable
@@ -99,6 +127,11 @@ class ModelConfig:
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
         if self.encoder_filters is not None:
             object.__setattr__(self, "encoder_filters", tuple(int(f) for f in self.encoder_filters))
+        object.__setattr__(self, "psf_radii_pixels", tuple(float(r) for r in self.psf_radii_pixels))
+        if self.psf_reference is not None:
+            object.__setattr__(self, "psf_reference", tuple(float(v) for v in self.psf_reference))
+        elif self.psf_input:
+            object.__setattr__(self, "psf_reference", default_psf_reference(self.psf_radii_pixels))
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -150,6 +183,24 @@ class ModelConfig:
             raise ValueError(
                 f"normalization_scale must be positive (uJy/pixel), got {self.normalization_scale}"
             )
+        if not isinstance(self.psf_input, bool):
+            raise ValueError(f"psf_input must be true or false, got {self.psf_input!r}")
+        radii = self.psf_radii_pixels
+        if not radii or any(not r > 0 for r in radii) or list(radii) != sorted(set(radii)):
+            raise ValueError(
+                f"psf_radii_pixels must be positive radii in increasing order, got {list(radii)}"
+            )
+        if self.psf_reference is not None:
+            if len(self.psf_reference) != len(radii):
+                raise ValueError(
+                    f"psf_reference has {len(self.psf_reference)} values but psf_radii_pixels "
+                    f"{len(radii)}: give one encircled-light fraction per radius"
+                )
+            if any(not 0 <= v <= 1 for v in self.psf_reference):
+                raise ValueError(
+                    "psf_reference holds encircled-light fractions in [0, 1], got "
+                    f"{list(self.psf_reference)}"
+                )
 
     # ------------------------------------------------------------------ derived
     @property
@@ -175,6 +226,12 @@ class ModelConfig:
         out["kernel_sizes"] = list(self.kernel_sizes)
         if self.encoder_filters is not None:
             out["encoder_filters"] = list(self.encoder_filters)
+        if self.psf_input:
+            out["psf_radii_pixels"] = list(self.psf_radii_pixels)
+            out["psf_reference"] = list(self.psf_reference or ())
+        else:  # the configurations of models without PSF input stay as they were
+            for key in PSF_KEYS:
+                out.pop(key)
         return out
 
     @classmethod

@@ -13,6 +13,11 @@ Architecture (:class:`~debvader_euclid.models.config.ModelConfig` names)::
 
 PReLU slopes are shared over the image axes (one slope per channel), so the
 number of weights does not grow with the stamp size.
+
+With ``psf_input`` (PSF-conditioned blend encoders) a second input, the PSF
+vector ``(K,)`` of :func:`.psf_modulation.psf_features`, modulates the features
+after each level's strided convolution (:class:`.psf_modulation.PSFModulation`,
+layers ``psf{l}``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tensorflow_probability as tfp
 import tf_keras as keras
 
 from debvader_euclid.models.config import ModelConfig
+from debvader_euclid.models.psf_modulation import PSFModulation
 
 tfd = tfp.distributions
 tfpl = tfp.layers
@@ -126,14 +132,17 @@ def build_encoder(
     Returns
     -------
     tf_keras.Model
-        Input ``(batch, S, S, 1)`` normalised stamps; output the latent
-        distribution (a tensor-coercible
+        Input ``(batch, S, S, 1)`` normalised stamps (with ``config.psf_input``, the
+        pair ``[stamps, psf (batch, K)]``); output the latent distribution (a tensor-coercible
         :class:`tfp.distributions.MultivariateNormalTriL` of event size
         ``latent_dim``).
     """
     init = seeded_initializers(seed)
     size = config.stamp_size
     inputs = keras.Input(shape=(size, size, 1), name="stamp")
+    psf = None
+    if config.psf_input:
+        psf = keras.Input(shape=(len(config.psf_radii_pixels),), name="psf")
     h = inputs
     for level, (filters, kernel) in enumerate(
         zip(config.encoder_widths, config.kernel_sizes, strict=True)
@@ -156,6 +165,8 @@ def build_encoder(
             name=f"conv{level}_down",
         )(h)
         h = prelu(f"conv{level}_down_prelu")(h)
+        if psf is not None:
+            h = PSFModulation(name=f"psf{level}")([h, psf])
     h = keras.layers.Flatten(name="flatten")(h)
     if config.dense_units:
         h = keras.layers.Dense(config.dense_units, kernel_initializer=next(init), name="dense")(h)
@@ -166,4 +177,4 @@ def build_encoder(
         name="latent_params",
     )(h)
     latent = latent_layer(config, convert_to_tensor_fn)(params)
-    return keras.Model(inputs, latent, name=name)
+    return keras.Model(inputs if psf is None else [inputs, psf], latent, name=name)

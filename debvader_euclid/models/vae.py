@@ -105,10 +105,17 @@ def connect(encoder: keras.Model, decoder: keras.Model, name: str) -> keras.Mode
     Returns
     -------
     tf_keras.Model
-        Input ``(batch, S, S, 1)`` normalised stamps, output the raw decoder
-        parameters ``(batch, S, S, channels)``.
+        Input ``(batch, S, S, 1)`` normalised stamps (a PSF-conditioned encoder:
+        ``[stamps, psf (batch, K)]``), output the raw decoder parameters
+        ``(batch, S, S, channels)``.
     """
-    inputs = keras.Input(shape=encoder.input_shape[1:], name="stamp")
+    if isinstance(encoder.input_shape, list):
+        inputs = [
+            keras.Input(shape=shape[1:], name=tensor.name.split(":")[0])
+            for shape, tensor in zip(encoder.input_shape, encoder.inputs, strict=True)
+        ]
+    else:
+        inputs = keras.Input(shape=encoder.input_shape[1:], name="stamp")
     return keras.Model(inputs, decoder(encoder(inputs)), name=name)
 
 
@@ -143,18 +150,45 @@ class StageNetworks:
         default=None, init=False, repr=False, compare=False
     )
 
-    def _compiled_forward(self) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-        """``stamp -> (mean, sigma)`` in normalised units, compiled once per instance."""
+    def _compiled_forward(self) -> Callable[..., tuple[tf.Tensor, tf.Tensor]]:
+        """``(stamp, psf) -> (mean, sigma)`` in normalised units, compiled once per instance."""
         if self._forward is None:
             size = self.config.stamp_size
+            k = len(self.config.psf_radii_pixels)
+            conditioned = self.config.psf_input
 
-            @tf.function(input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32)])
-            def forward(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-                z = tf.convert_to_tensor(self.encoder(x, training=False))
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec([None, size, size, 1], tf.float32),
+                    tf.TensorSpec([None, k], tf.float32),
+                ]
+            )
+            def forward(x: tf.Tensor, psf: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                inputs = [x, psf] if conditioned else x
+                z = tf.convert_to_tensor(self.encoder(inputs, training=False))
                 return split_output(self.decoder(z, training=False), self.config)
 
             self._forward = forward
         return self._forward
+
+    def _psf_input(self, psf_features: np.ndarray | None, n: int) -> np.ndarray:
+        """``(n, K)`` float32 PSF vectors; zeros (the reference PSF) for None."""
+        k = len(self.config.psf_radii_pixels)
+        if psf_features is None:
+            return np.zeros((n, k), dtype=np.float32)
+        if not self.config.psf_input:
+            raise ValueError(
+                "this model was not trained with PSF input (model.psf_input is false): it "
+                "cannot be given a PSF; leave psf out, or train a PSF-conditioned deblender"
+            )
+        features = np.asarray(psf_features, dtype=np.float32)
+        if features.ndim == 1:
+            features = np.broadcast_to(features, (n, features.shape[0]))
+        if features.shape != (n, k):
+            raise ValueError(
+                f"expected PSF vectors of shape ({k},) or ({n}, {k}), got {features.shape}"
+            )
+        return np.ascontiguousarray(features)
 
     @property
     def normalizer(self) -> ArcsinhNormalizer:
@@ -174,24 +208,36 @@ class StageNetworks:
             )
         return self.normalizer.normalize(images)[..., None]
 
-    def latent_distribution(self, images: np.ndarray) -> tfd.Distribution:
+    def latent_distribution(
+        self, images: np.ndarray, psf_features: np.ndarray | None = None
+    ) -> tfd.Distribution:
         """Posterior over the latent space for each stamp.
 
         Parameters
         ----------
         images : numpy.ndarray
             ``(N, S, S)`` stamps in uJy/pixel.
+        psf_features : numpy.ndarray, optional
+            PSF-conditioned models only: ``(K,)`` or ``(N, K)`` PSF vectors
+            (:func:`~debvader_euclid.models.psf_modulation.psf_features`); None for
+            the model's reference PSF.
 
         Returns
         -------
         tfp.distributions.MultivariateNormalTriL
             Batch shape ``(N,)``, event shape ``(latent_dim,)``.
         """
-        coercible = self.encoder(self._as_input(images), training=False)
+        x = self._as_input(images)
+        psf = self._psf_input(psf_features, len(x))
+        coercible = self.encoder([x, psf] if self.config.psf_input else x, training=False)
         return coercible.tensor_distribution
 
     def predict(
-        self, images: np.ndarray, batch_size: int = 256, return_sigma: bool = False
+        self,
+        images: np.ndarray,
+        batch_size: int = 256,
+        return_sigma: bool = False,
+        psf_features: np.ndarray | None = None,
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Reconstruct (stage 1) or deblend (stage 2) stamps, deterministically.
 
@@ -206,6 +252,10 @@ class StageNetworks:
         return_sigma : bool
             Also return the per-pixel standard deviation of the likelihood
             propagated to uJy/pixel (first order).
+        psf_features : numpy.ndarray, optional
+            PSF-conditioned models only: ``(K,)`` or ``(N, K)`` PSF vectors
+            (:func:`~debvader_euclid.models.psf_modulation.psf_features`); None for
+            the model's reference PSF.
 
         Returns
         -------
@@ -215,10 +265,12 @@ class StageNetworks:
             the ``(N, S, S)`` sigma in uJy/pixel.
         """
         x = self._as_input(images)
+        psf = self._psf_input(psf_features, len(x))
         forward = self._compiled_forward()
         means, sigmas = [], []
         for start in range(0, len(x), batch_size):
-            mean, sigma = forward(tf.constant(x[start : start + batch_size]))
+            stop = start + batch_size
+            mean, sigma = forward(tf.constant(x[start:stop]), tf.constant(psf[start:stop]))
             means.append(mean.numpy())
             sigmas.append(sigma.numpy())
         norm = self.normalizer

@@ -34,7 +34,9 @@ from debvader_euclid.models.config import FLUX_RESIDUALS, ModelConfig, check_key
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 
 #: Model keys a stage-2 configuration may set (they do not touch the frozen decoder).
-STAGE2_MODEL_KEYS = frozenset({"kl_weight", "encoder_filters"})
+STAGE2_MODEL_KEYS = frozenset(
+    {"kl_weight", "encoder_filters", "psf_input", "psf_radii_pixels", "psf_reference"}
+)
 
 #: Training options that act on blends (their neighbour or central galaxy) only.
 STAGE2_ONLY = ("neighbour_dropout", "neighbour_swap", "latent_weight")
@@ -454,6 +456,11 @@ def resolve_stage1_model(section: Mapping[str, Any], data_stamp_size: int) -> Mo
             "stamp_size from the configuration or use matching data"
         )
     section["stamp_size"] = int(data_stamp_size)
+    if section.get("psf_input"):
+        raise ValueError(
+            "model.psf_input is for the deblender (stage 2): the stage-1 VAE learns isolated "
+            "galaxies and is not given the PSF; remove psf_input from the VAE's configuration"
+        )
     return ModelConfig.from_dict(section)
 
 

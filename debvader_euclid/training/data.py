@@ -27,6 +27,8 @@ Pipeline of one training epoch ``e``::
       -> random dihedral symmetry (8 rotations/flips) per example, same on input(s)
          and target, drawn with stateless seeds (f(seed, e), batch index)  [if augment]
       -> arcsinh normalisation (input(s) and target)
+      [-> the PSF vector of the example's shard as a second input  [stage 2, if the
+         model has psf_input; see :class:`ShardPSFs`]]
       [-> loss weight per example from the central galaxy's magnitude and the
          blend's blendedness, if TrainingConfig.magnitude_balance or
          blendedness_boost > 0; see :class:`LossWeights`]
@@ -66,7 +68,10 @@ from data_generation.manifest import (
     shard_ranges,
 )
 from data_generation.tfrecords import read_dataset
+from debvader_euclid.models.config import ModelConfig
 from debvader_euclid.models.normalization import ArcsinhNormalizer
+from debvader_euclid.models.psf_modulation import psf_features
+from debvader_euclid.psf_descriptor import data_set_psf_images, encircled_light
 from debvader_euclid.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -85,6 +90,9 @@ NEIGHBOUR_FIELD = "neighbour_noiseless"
 #: Stage-2 validation field of the central galaxy without its neighbour, with the
 #: blend's noise: the second input of the latent-matching term (``latent_weight``).
 CENTRAL_INPUT = "central_noisy"
+
+#: Name of the shard-index field read for PSF-conditioned models.
+SHARD_FIELD = "shard_index"
 
 #: Data set kind each stage trains on.
 STAGE_KIND = {"vae": "isolated", "deblender": "blended"}
@@ -181,6 +189,48 @@ class DataSplit:
     def stamp_size(self) -> int:
         """Side of the stamps, pixels."""
         return self.train.manifest.stamp_size
+
+
+@dataclass(frozen=True)
+class ShardPSFs:
+    """The PSF vector of every shard of a data part, for PSF-conditioned deblenders.
+
+    Attributes
+    ----------
+    features : numpy.ndarray
+        float32 ``(max shard index + 1, K)``: row ``i`` is the network input
+        (:func:`~debvader_euclid.models.psf_modulation.psf_features`) of the PSF
+        the stamps of shard ``i`` were simulated with.
+    """
+
+    features: np.ndarray
+
+    @classmethod
+    def for_part(cls, part: DataPart, model: ModelConfig) -> ShardPSFs:
+        """Measure the PSF of each shard of ``part`` from its manifest.
+
+        Raises
+        ------
+        ValueError
+            If the manifest does not record the instrument (the PSF is unknown).
+        """
+        images = data_set_psf_images(part.manifest.config)
+        cache: dict[int, np.ndarray] = {}
+        rows = np.zeros((max(part.shards) + 1, len(model.psf_radii_pixels)), np.float32)
+        for index in part.shards:
+            image = images.get(index, images.get(-1))
+            if image is None:
+                raise ValueError(f"{part.folder}: the manifest records no PSF for shard {index}")
+            if id(image) not in cache:
+                ee = encircled_light(image, model.psf_radii_pixels)
+                cache[id(image)] = psf_features(ee, model.psf_reference)
+            rows[index] = cache[id(image)]
+        log.info("%s: %d distinct PSF(s) over %d shards", part.folder, len(cache), len(part.shards))
+        return cls(rows)
+
+    def lookup(self, shard_index: tf.Tensor) -> tf.Tensor:
+        """``(B, K)`` PSF vectors of the examples of a batch, from their shard indices."""
+        return tf.gather(tf.constant(self.features), shard_index)
 
 
 def open_data_set(folder: str | os.PathLike, stage: str, role: str) -> tuple[Manifest, str]:
@@ -716,6 +766,7 @@ def _epoch_dataset(
     steps: int,
     drop_remainder: bool,
     weights: LossWeights | None = None,
+    psfs: ShardPSFs | None = None,
 ) -> tf.data.Dataset:
     inp, tgt = split.fields
     seed = epoch_seed(config.seed, epoch)
@@ -732,6 +783,7 @@ def _epoch_dataset(
         shuffle_shards=True,
         seed=seed,
         shards=split.train.shards,
+        shard_field=SHARD_FIELD if psfs is not None else None,
     )
     ds = ds.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
     ds = ds.batch(config.batch_size, drop_remainder=drop_remainder).take(steps)
@@ -754,7 +806,10 @@ def _epoch_dataset(
         if augment:
             images = random_symmetries(images, stateless)
         x, y, *central = (normalizer.normalize(image)[..., None] for image in images)
-        pair = ((x, central[0]), y) if latent else (x, y)
+        if psfs is not None:
+            pair = ((x, psfs.lookup(batch[SHARD_FIELD])), y)
+        else:
+            pair = ((x, central[0]), y) if latent else (x, y)
         if weights is None:
             return pair
         return (*pair, weights.lookup(batch[BALANCE_FIELD], batch.get(BLEND_FIELD)))
@@ -769,6 +824,7 @@ def training_dataset(
     initial_epoch: int = 0,
     drop_remainder: bool = False,
     weights: LossWeights | None = None,
+    psfs: ShardPSFs | None = None,
 ) -> tuple[tf.data.Dataset, int]:
     """The training stream for epochs ``initial_epoch .. config.epochs - 1``.
 
@@ -784,6 +840,9 @@ def training_dataset(
         replica an empty batch, which its CPU convolution kernels mishandle).
     weights : LossWeights, optional
         Loss weights (see :func:`loss_weights`); None for none.
+    psfs : ShardPSFs, optional
+        PSF-conditioned deblenders: the PSF vector of each training shard, given
+        with each stamp (the input is then the pair ``(stamps, psf (B, K))``).
 
     Returns
     -------
@@ -803,7 +862,7 @@ def training_dataset(
         )
     with _quiet_reader():
         parts = [
-            _epoch_dataset(split, config, normalizer, e, steps, drop_remainder, weights)
+            _epoch_dataset(split, config, normalizer, e, steps, drop_remainder, weights, psfs)
             for e in epochs
         ]
     dataset = parts[0]
@@ -818,6 +877,7 @@ def validation_dataset(
     normalizer: ArcsinhNormalizer,
     drop_remainder: bool = False,
     central_input: bool = False,
+    psfs: ShardPSFs | None = None,
 ) -> tf.data.Dataset:
     """Validation batches, in a fixed order, without augmentation.
 
@@ -833,6 +893,8 @@ def validation_dataset(
     central_input : bool
         Stage 2 with ``latent_weight > 0``: the input is the pair (blend, central
         galaxy with the blend's noise, :data:`CENTRAL_INPUT`), as in training.
+    psfs : ShardPSFs, optional
+        PSF-conditioned deblenders: the PSF vector of each validation shard.
 
     Returns
     -------
@@ -843,11 +905,18 @@ def validation_dataset(
     if central_input and inp != BLEND_INPUT:
         raise ValueError("central_input (latent_weight > 0) is for the deblender stage only")
     fields = [inp, tgt] + ([CENTRAL_INPUT] if central_input else [])
-    ds = read_dataset(split.validation.folder, fields=fields, shards=split.validation.shards)
+    ds = read_dataset(
+        split.validation.folder,
+        fields=fields,
+        shards=split.validation.shards,
+        shard_field=SHARD_FIELD if psfs is not None else None,
+    )
 
     def prepare(example: dict[str, tf.Tensor]) -> tuple[Any, tf.Tensor]:
         x = normalizer.normalize(example[inp])[..., None]
         y = normalizer.normalize(example[tgt])[..., None]
+        if psfs is not None:
+            return (x, psfs.lookup(example[SHARD_FIELD])), y
         if central_input:
             return (x, normalizer.normalize(example[CENTRAL_INPUT])[..., None]), y
         return x, y

@@ -46,6 +46,7 @@ from debvader_euclid.models import (
     StageNetworks,
     connect,
 )
+from debvader_euclid.models.config import PSF_KEYS
 from debvader_euclid.models.latent_matching import connect_with_latent_matching
 from debvader_euclid.training import artifacts
 from debvader_euclid.training.config import (
@@ -59,6 +60,7 @@ from debvader_euclid.training.config import (
 )
 from debvader_euclid.training.data import (
     DataSplit,
+    ShardPSFs,
     loss_weights,
     split_data,
     training_dataset,
@@ -346,12 +348,23 @@ def _check_init_encoder(
     fine-tuned).
     """
     networks, info = artifacts.load_stage(folder, expected_stage="deblender", verify=True)
-    if info["model"] != model:
-        theirs, ours = info["model"].to_dict(), model.to_dict()
-        differ = sorted(k for k in ours if theirs.get(k) != ours.get(k))
+    theirs = info["model"]
+    plain_to_psf = model.psf_input and not theirs.psf_input
+    if plain_to_psf:  # a PSF-conditioned run may start from a plain deblender
+        theirs = theirs.replace(**{key: getattr(model, key) for key in PSF_KEYS})
+    if theirs != model:
+        theirs_dict, ours = theirs.to_dict(), model.to_dict()
+        differ = sorted(
+            k for k in set(ours) | set(theirs_dict) if theirs_dict.get(k) != ours.get(k)
+        )
         raise ValueError(
             f"--init-encoder {folder}: its model configuration differs from this run's in "
             f"{', '.join(differ)}; give the same model section (its config.json works as --config)"
+            + (
+                ""
+                if plain_to_psf or model.psf_input == info["model"].psf_input
+                else "; a plain deblender cannot start from a PSF-conditioned one"
+            )
         )
     init_provenance = info["provenance"]
     decoder_sha = init_provenance.get("files", {}).get(artifacts.DECODER_WEIGHTS)
@@ -373,6 +386,21 @@ def _check_init_encoder(
         # a fine-tuning of a fine-tuning: keep the whole chain back to the first run
         record["init_encoder"] = init_provenance["init_encoder"]
     return networks, record
+
+
+def copy_encoder_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy a blend encoder's weights into another, layer by layer (by name).
+
+    The target may be a PSF-conditioned version of the source: its PSF modulation
+    layers, which the source lacks, keep their zero initial weights, so the target
+    starts out computing exactly what the source did.
+    """
+    mine = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        if layer.name in mine and layer.weights:
+            layer.set_weights(mine[layer.name].get_weights())
+        elif layer.weights and not layer.name.startswith("psf"):
+            raise ValueError(f"--init-encoder has no layer {layer.name!r} to copy weights from")
 
 
 # --------------------------------------------------------------------------- output folder
@@ -594,6 +622,11 @@ def train_stage(
         vae_networks, vae_info = artifacts.load_stage(vae, expected_stage="vae")
         vae_provenance = vae_info["provenance"]
         model = resolve_stage2_model(vae_info["model"], cfg.model)
+    if stage == "deblender" and model.psf_input and training.latent_weight > 0:
+        raise ValueError(
+            "model.psf_input and training.latent_weight > 0 cannot be combined: the latent "
+            "term compares with the stage-1 encoder, which is not given the PSF"
+        )
     init_networks, init_record = None, None
     if init_encoder is not None:
         if stage != "deblender":
@@ -667,12 +700,21 @@ def train_stage(
     if weights is not None:
         provenance["loss_weights"] = weights.to_dict()
         artifacts.write_provenance(out, provenance)
+    train_psfs = val_psfs = None
+    if model.psf_input:
+        train_psfs = ShardPSFs.for_part(split.train, model)
+        val_psfs = ShardPSFs.for_part(split.validation, model)
     train_ds, steps = training_dataset(
-        split, training, normalizer, initial_epoch, whole_batches, weights
+        split, training, normalizer, initial_epoch, whole_batches, weights, train_psfs
     )
     latent_matching = training.latent_weight > 0
     val_ds = validation_dataset(
-        split, training.batch_size, normalizer, whole_batches, central_input=latent_matching
+        split,
+        training.batch_size,
+        normalizer,
+        whole_batches,
+        central_input=latent_matching,
+        psfs=val_psfs,
     )
     with strategy.scope():
         sampler = LatentSampler(training.seed + (0 if stage == "vae" else 1))
@@ -680,7 +722,7 @@ def train_stage(
         if vae_networks is not None:
             networks.decoder.set_weights(vae_networks.decoder.get_weights())
         if init_networks is not None:
-            networks.encoder.set_weights(init_networks.encoder.get_weights())
+            copy_encoder_weights(init_networks.encoder, networks.encoder)
             log.info("blend encoder initialised from %s", init_record["folder"])
         if latent_matching:
             train_model = connect_with_latent_matching(
