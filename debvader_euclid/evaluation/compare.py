@@ -73,7 +73,9 @@ def evaluation_options(evaluation: dict) -> str:
     """How the model was run: ``"keep"``, ``"check + symmetrize + refine"``, ...
 
     The ``neighbours`` mode (``"keep"`` for reports written before it existed), then
-    ``symmetrize``, ``refine`` and ``estimated noise`` where they were on.
+    ``symmetrize``, ``refine`` and ``estimated noise`` where they were on, and for a
+    PSF-conditioned deblender ``PSF given`` (told the data set's PSF) or ``reference
+    PSF`` (not told).
     """
     model = evaluation.get("model", {})
     words = [str(model.get("neighbours") or "keep")]
@@ -83,6 +85,9 @@ def evaluation_options(evaluation: dict) -> str:
         words.append("refine")
     if model.get("noise_sigma_estimated_uJy") is not None:
         words.append("estimated noise")
+    psf = model.get("psf")
+    if psf is not None:
+        words.append("PSF given" if psf == "data" else "reference PSF")
     return " + ".join(words)
 
 
@@ -235,7 +240,8 @@ def compare_markdown(table: pd.DataFrame) -> str:
     intro = (
         "Normalised flux residuals (F_true - F_pred) / F_true, F_true the sum of the noiseless "
         "central stamp; `model` is the evaluated model, `data` the morphology of the test set. "
-        "`options` says how the model was run (`neighbours` mode, symmetrize, refine); "
+        "`options` says how the model was run (`neighbours` mode, symmetrize, refine; "
+        "for a PSF-conditioned deblender, whether it was given the test set's PSF); "
         "`psf` and `noise` are those the test set was simulated with. `largest bin bias` is "
         "the median bias largest in absolute value among the 0.5-mag bins brighter than "
         "VIS 25 that hold at least 5 galaxies. `std, central detected` is ours on the "

@@ -109,6 +109,13 @@ def test_options_instrument_and_largest_bin_bias(tmp_path: Path) -> None:
     assert row["largest_bin_bias"] == pytest.approx(-0.021)
     old = table.loc[str(plain)]
     assert old["options"] == "keep"
+    told = fake_report(tmp_path / "told", "analytic", "analytic", "blended", 4, {"psf": "data"})
+    assumed = fake_report(
+        tmp_path / "assumed", "analytic", "analytic", "blended", 5, {"psf": "reference"}
+    )
+    options = compare_reports([told, assumed]).set_index("report")["options"]
+    assert options[str(told)] == "keep + PSF given"
+    assert options[str(assumed)] == "keep + reference PSF"
     assert old["psf"] == ""
     assert np.isnan(old["noise_sigma_uJy"])
     assert np.isnan(old["largest_bin_bias"])
