@@ -104,13 +104,18 @@ def main() -> None:
     # of its parameters; exporting up to that Dense layer keeps the KL regulariser
     # (training only) out of the graph. reference.npz checks the result equals deblend().
     params_model = tf_keras.Model(
-        networks.encoder.input, networks.encoder.get_layer("latent_params").output
+        networks.encoder.inputs, networks.encoder.get_layer("latent_params").output
     )
     latent_dim = networks.config.latent_dim
+    # A PSF-conditioned deblender is exported for its reference PSF (deblend(..., psf=None)):
+    # its PSF vector is then zero, a constant of the graph.
+    n_psf = len(networks.config.psf_radii_pixels) if networks.config.psf_input else 0
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size], tf.float32, name="normalized")])
     def network(normalized: tf.Tensor) -> tf.Tensor:
-        z = params_model(normalized[..., None], training=False)[:, :latent_dim]
+        x = normalized[..., None]
+        inputs = [x, tf.zeros([tf.shape(x)[0], n_psf])] if n_psf else x
+        z = params_model(inputs, training=False)[:, :latent_dim]
         mean, _ = split_output(networks.decoder(z, training=False), networks.config)
         return tf.identity(mean, name="mean_normalized")
 
