@@ -433,8 +433,7 @@ class Deblender:
         from debvader_euclid.psf_descriptor import psf_descriptor
 
         radii = config.psf_radii_pixels
-        stacked = not hasattr(psf, "drawImage") and np.ndim(psf) == 3
-        if stacked or (isinstance(psf, list | tuple) and psf and hasattr(psf[0], "drawImage")):
+        if _one_psf_per_stamp(psf):
             if len(psf) != n_stamps:
                 raise ValueError(
                     f"{len(psf)} PSFs given for {n_stamps} stamps: give one PSF for all the "
@@ -533,8 +532,12 @@ class Deblender:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         sigma = noise_sigma_for(noise_sigma_uJy, stamps)
-        features = self.psf_features(psf, len(stamps))
-        per_stamp = features is not None and features.ndim == 2
+        per_stamp = _one_psf_per_stamp(psf)
+        if per_stamp and len(psf) != len(stamps):
+            raise ValueError(
+                f"{len(psf)} PSFs given for {len(stamps)} stamps: give one PSF for all the "
+                "stamps, or one per stamp"
+            )
         flux = np.empty(len(stamps))
         error = np.empty(len(stamps))
         for start in range(0, len(stamps), batch_size):
@@ -696,6 +699,19 @@ class Deblender:
             return result.reshape(shape) if array.ndim != 3 else result
 
         return stamps, restore
+
+
+def _one_psf_per_stamp(psf: Any) -> bool:
+    """Whether ``psf`` (of :meth:`Deblender.deblend`) holds one PSF per stamp.
+
+    True for a stack of images ``(N, ny, nx)`` or a sequence of GalSim profiles;
+    False for None, one image or one profile.
+    """
+    if psf is None or hasattr(psf, "drawImage"):
+        return False
+    if isinstance(psf, list | tuple) and psf and hasattr(psf[0], "drawImage"):
+        return True
+    return np.ndim(psf) == 3
 
 
 def _sum_pixels(images: np.ndarray) -> np.ndarray | float:

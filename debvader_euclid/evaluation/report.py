@@ -494,7 +494,12 @@ def evaluation_psf(psf: str, manifest: Manifest, kind: str) -> np.ndarray | None
     ------
     ValueError
         An unknown ``psf``, or ``"data"`` for a data set combined from inputs with
-        several PSFs (evaluate its inputs one by one) or one that records no PSF.
+        several PSFs (evaluate its inputs one by one).
+
+    Notes
+    -----
+    A data set whose manifest records no instrument (written by another tool) gives
+    None, with a log line: the model then assumes its reference PSF.
     """
     if psf not in PSF_CHOICES:
         raise ValueError(f"psf must be one of {', '.join(PSF_CHOICES)}, got {psf!r}")
