@@ -28,7 +28,7 @@ FLUX_RESIDUALS = ("relative", "symmetric")
 
 
 #: The fields that make a blend encoder PSF-conditioned.
-PSF_KEYS = ("psf_input", "psf_radii_pixels", "psf_reference")
+PSF_KEYS = ("psf_input", "psf_radii_pixels", "psf_reference", "psf_readout_rank")
 
 
 def default_psf_reference(radii_pixels: tuple[float, ...]) -> tuple[float, ...]:
@@ -96,13 +96,20 @@ class ModelConfig:
         Stage 2 only: the blend encoder is also given the PSF of each stamp, as the
         encircled-light fractions of :mod:`debvader_euclid.psf_descriptor`, which
         scale and shift the features of every convolution level (see
-        :mod:`.psf_modulation`). Off for the stage-1 VAE and the shipped models.
+        :mod:`.psf_modulation`). Off for the stage-1 VAE; on for the shipped analytic
+        deblender (since session 19).
     psf_radii_pixels : tuple of float
         Radii of those fractions, 0.1 arcsec pixels (with ``psf_input``).
     psf_reference : tuple of float or None
         The fractions of the PSF assumed when none is given, one per radius; None
         fills in those of the default VIS PSF
         (:class:`data_generation.instrument.VISInstrumentConfig`, Moffat 0.17").
+    psf_readout_rank : int
+        With ``psf_input``: the rank ``r`` of a PSF-dependent correction of the
+        encoder's read-out, ``U ((V h) * (M d))`` added to the latent parameters
+        (``h`` the flattened last-level features, ``d`` the PSF vector;
+        :class:`.psf_modulation.PSFReadout`). It is zero for the reference PSF and
+        starts at zero. 0 (the default) leaves it out.
     """
 
     stamp_size: int = 64
@@ -119,6 +126,7 @@ class ModelConfig:
     psf_input: bool = False
     psf_radii_pixels: tuple[float, ...] = DEFAULT_RADII_PIXELS
     psf_reference: tuple[float, ...] | None = None
+    psf_readout_rank: int = 0
 
     def __post_init__(self) -> None:
         # Normalise list inputs (from JSON) to tuples so that the config is hashable
@@ -201,6 +209,17 @@ class ModelConfig:
                     "psf_reference holds encircled-light fractions in [0, 1], got "
                     f"{list(self.psf_reference)}"
                 )
+        if isinstance(self.psf_readout_rank, bool) or not isinstance(self.psf_readout_rank, int):
+            raise ValueError(
+                f"psf_readout_rank must be a whole number >= 0, got {self.psf_readout_rank!r}"
+            )
+        if self.psf_readout_rank < 0:
+            raise ValueError(f"psf_readout_rank must be >= 0, got {self.psf_readout_rank}")
+        if self.psf_readout_rank and not self.psf_input:
+            raise ValueError(
+                f"psf_readout_rank {self.psf_readout_rank} needs psf_input: the read-out "
+                "correction is driven by the PSF vector; set psf_input true or the rank to 0"
+            )
 
     # ------------------------------------------------------------------ derived
     @property
@@ -229,6 +248,8 @@ class ModelConfig:
         if self.psf_input:
             out["psf_radii_pixels"] = list(self.psf_radii_pixels)
             out["psf_reference"] = list(self.psf_reference or ())
+            if not self.psf_readout_rank:  # PSF-conditioned models of session 19 stay as they were
+                out.pop("psf_readout_rank")
         else:  # the configurations of models without PSF input stay as they were
             for key in PSF_KEYS:
                 out.pop(key)

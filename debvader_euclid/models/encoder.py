@@ -17,7 +17,8 @@ number of weights does not grow with the stamp size.
 With ``psf_input`` (PSF-conditioned blend encoders) a second input, the PSF
 vector ``(K,)`` of :func:`.psf_modulation.psf_features`, modulates the features
 after each level's strided convolution (:class:`.psf_modulation.PSFModulation`,
-layers ``psf{l}``).
+layers ``psf{l}``), and with ``psf_readout_rank`` it corrects the read-out of the
+latent parameters (:class:`.psf_modulation.PSFReadout`, layer ``psf_readout``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import tensorflow_probability as tfp
 import tf_keras as keras
 
 from debvader_euclid.models.config import ModelConfig
-from debvader_euclid.models.psf_modulation import PSFModulation
+from debvader_euclid.models.psf_modulation import PSFModulation, PSFReadout
 
 tfd = tfp.distributions
 tfpl = tfp.layers
@@ -171,10 +172,16 @@ def build_encoder(
     if config.dense_units:
         h = keras.layers.Dense(config.dense_units, kernel_initializer=next(init), name="dense")(h)
         h = keras.layers.PReLU(name="dense_prelu")(h)
-    params = keras.layers.Dense(
-        tfpl.MultivariateNormalTriL.params_size(config.latent_dim),
-        kernel_initializer=next(init),
-        name="latent_params",
-    )(h)
+    n_params = tfpl.MultivariateNormalTriL.params_size(config.latent_dim)
+    params = keras.layers.Dense(n_params, kernel_initializer=next(init), name="latent_params")(h)
+    if psf is not None and config.psf_readout_rank:
+        correction = PSFReadout(
+            n_params,
+            config.psf_readout_rank,
+            feature_initializer=next(init),
+            psf_initializer=next(init),
+            name="psf_readout",
+        )([h, psf])
+        params = keras.layers.Add(name="latent_params_psf")([params, correction])
     latent = latent_layer(config, convert_to_tensor_fn)(params)
     return keras.Model(inputs if psf is None else [inputs, psf], latent, name=name)

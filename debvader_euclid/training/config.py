@@ -35,7 +35,14 @@ LR_SCHEDULES = ("constant", "cosine", "exponential")
 
 #: Model keys a stage-2 configuration may set (they do not touch the frozen decoder).
 STAGE2_MODEL_KEYS = frozenset(
-    {"kl_weight", "encoder_filters", "psf_input", "psf_radii_pixels", "psf_reference"}
+    {
+        "kl_weight",
+        "encoder_filters",
+        "psf_input",
+        "psf_radii_pixels",
+        "psf_reference",
+        "psf_readout_rank",
+    }
 )
 
 #: Training options that act on blends (their neighbour or central galaxy) only.

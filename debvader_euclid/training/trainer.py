@@ -350,8 +350,11 @@ def _check_init_encoder(
     networks, info = artifacts.load_stage(folder, expected_stage="deblender", verify=True)
     theirs = info["model"]
     plain_to_psf = model.psf_input and not theirs.psf_input
+    adds_readout = bool(model.psf_readout_rank) and not theirs.psf_readout_rank
     if plain_to_psf:  # a PSF-conditioned run may start from a plain deblender
         theirs = theirs.replace(**{key: getattr(model, key) for key in PSF_KEYS})
+    elif adds_readout:  # ... and a PSF read-out may be added to a PSF-conditioned one
+        theirs = theirs.replace(psf_readout_rank=model.psf_readout_rank)
     if theirs != model:
         theirs_dict, ours = theirs.to_dict(), model.to_dict()
         differ = sorted(
@@ -361,9 +364,11 @@ def _check_init_encoder(
             f"--init-encoder {folder}: its model configuration differs from this run's in "
             f"{', '.join(differ)}; give the same model section (its config.json works as --config)"
             + (
-                ""
-                if plain_to_psf or model.psf_input == info["model"].psf_input
-                else "; a plain deblender cannot start from a PSF-conditioned one"
+                "; a plain deblender cannot start from a PSF-conditioned one"
+                if info["model"].psf_input and not model.psf_input
+                else "; a deblender without psf_readout_rank cannot start from one with it"
+                if info["model"].psf_readout_rank and not model.psf_readout_rank
+                else ""
             )
         )
     init_provenance = info["provenance"]
@@ -391,9 +396,10 @@ def _check_init_encoder(
 def copy_encoder_weights(source: keras.Model, target: keras.Model) -> None:
     """Copy a blend encoder's weights into another, layer by layer (by name).
 
-    The target may be a PSF-conditioned version of the source: its PSF modulation
-    layers, which the source lacks, keep their zero initial weights, so the target
-    starts out computing exactly what the source did.
+    The target may be a PSF-conditioned version of the source: its PSF layers
+    (modulation, read-out correction), which the source lacks, keep their initial
+    weights, which make them do nothing, so the target starts out computing exactly
+    what the source did.
     """
     mine = {layer.name: layer for layer in source.layers}
     for layer in target.layers:

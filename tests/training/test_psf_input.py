@@ -17,7 +17,9 @@ from debvader_euclid import Deblender
 from debvader_euclid.cli import main
 from debvader_euclid.evaluation.report import evaluate
 from debvader_euclid.models.config import ModelConfig
+from debvader_euclid.models.encoder import build_encoder
 from debvader_euclid.training import artifacts, train_deblender, train_vae
+from debvader_euclid.training.trainer import copy_encoder_weights
 
 MOFFAT = {"psf_model": "moffat", "psf_fwhm_arcsec": 0.17}
 AIRY = {"psf_model": "airy", "psf_fwhm_arcsec": 0.2}
@@ -108,6 +110,63 @@ def test_a_psf_conditioned_encoder_starts_out_as_the_plain_one(
     assert started.psf_input
     np.testing.assert_allclose(started.deblend(stamps), plain, rtol=0, atol=1e-6)
     np.testing.assert_allclose(started.deblend(stamps, psf=AIRY_PSF), plain, rtol=0, atol=1e-6)
+
+
+def test_configurations_without_a_psf_readout_are_unchanged():
+    conditioned = ModelConfig(psf_input=True)
+    assert "psf_readout_rank" not in conditioned.to_dict()
+    with_readout = conditioned.replace(psf_readout_rank=4)
+    assert with_readout.to_dict()["psf_readout_rank"] == 4
+    assert ModelConfig.from_dict(with_readout.to_dict()) == with_readout
+    with pytest.raises(ValueError, match="needs psf_input"):
+        ModelConfig(psf_readout_rank=4)
+    with pytest.raises(ValueError, match="whole number"):
+        ModelConfig(psf_input=True, psf_readout_rank=2.5)
+
+
+def test_the_psf_readout_starts_at_zero_and_never_acts_on_the_reference_psf():
+    small = {"stamp_size": 16, "filters": (4, 8), "kernel_sizes": (3, 3), "latent_dim": 4}
+    film_only = build_encoder(ModelConfig(psf_input=True, **small), seed=1)
+    readout = build_encoder(ModelConfig(psf_input=True, psf_readout_rank=3, **small), seed=2)
+    copy_encoder_weights(film_only, readout)
+    rng = np.random.default_rng(0)
+    stamps = rng.normal(size=(5, 16, 16, 1)).astype(np.float32)
+    psf = rng.normal(size=(5, 8)).astype(np.float32)
+    reference = np.zeros_like(psf)
+
+    def mean(encoder, d):
+        return encoder([stamps, d]).mean().numpy()
+
+    np.testing.assert_array_equal(mean(readout, psf), mean(film_only, psf))
+    layer = readout.get_layer("psf_readout")
+    layer.set_weights([w + 0.1 for w in layer.get_weights()])
+    assert np.abs(mean(readout, psf) - mean(film_only, psf)).max() > 1e-3
+    np.testing.assert_array_equal(mean(readout, reference), mean(film_only, reference))
+
+
+def test_a_psf_readout_is_added_to_a_psf_conditioned_deblender_but_not_removed(
+    tmp_path, trained_vae, psf_deblender, psf_data, tiny_config
+):
+    out = tmp_path / "readout"
+    config = _psf_config(tiny_config, learning_rate=1e-12)
+    config["model"]["psf_readout_rank"] = 4
+    train_deblender(
+        trained_vae, psf_data["mixed"], out, config=config, init_encoder=psf_deblender, verbose=0
+    )
+    stamps = read_numpy(psf_data["airy"], fields=["blend_noisy"], max_examples=16)["blend_noisy"]
+    before, after = Deblender.load(psf_deblender), Deblender.load(out)
+    np.testing.assert_allclose(
+        after.deblend(stamps, psf=AIRY_PSF), before.deblend(stamps, psf=AIRY_PSF), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="without psf_readout_rank cannot start from one with it"):
+        train_deblender(
+            trained_vae,
+            psf_data["mixed"],
+            tmp_path / "dropped",
+            config=_psf_config(tiny_config),
+            init_encoder=out,
+            verbose=0,
+        )
 
 
 def test_after_training_the_prediction_depends_on_the_psf(psf_deblender, psf_data):
