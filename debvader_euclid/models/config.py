@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -136,6 +137,10 @@ class ModelConfig:
         if self.encoder_filters is not None:
             object.__setattr__(self, "encoder_filters", tuple(int(f) for f in self.encoder_filters))
         object.__setattr__(self, "psf_radii_pixels", tuple(float(r) for r in self.psf_radii_pixels))
+        if isinstance(self.psf_readout_rank, numbers.Integral) and not isinstance(
+            self.psf_readout_rank, bool
+        ):  # numpy integers too
+            object.__setattr__(self, "psf_readout_rank", int(self.psf_readout_rank))
         if self.psf_reference is not None:
             object.__setattr__(self, "psf_reference", tuple(float(v) for v in self.psf_reference))
         elif self.psf_input:
@@ -209,7 +214,8 @@ class ModelConfig:
                     "psf_reference holds encircled-light fractions in [0, 1], got "
                     f"{list(self.psf_reference)}"
                 )
-        if isinstance(self.psf_readout_rank, bool) or not isinstance(self.psf_readout_rank, int):
+        rank = self.psf_readout_rank
+        if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
             raise ValueError(
                 f"psf_readout_rank must be a whole number >= 0, got {self.psf_readout_rank!r}"
             )

@@ -122,6 +122,7 @@ def test_configurations_without_a_psf_readout_are_unchanged():
         ModelConfig(psf_readout_rank=4)
     with pytest.raises(ValueError, match="whole number"):
         ModelConfig(psf_input=True, psf_readout_rank=2.5)
+    assert ModelConfig(psf_input=True, psf_readout_rank=np.int64(4)) == with_readout
 
 
 def test_the_psf_readout_starts_at_zero_and_never_acts_on_the_reference_psf():
