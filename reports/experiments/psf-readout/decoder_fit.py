@@ -1,11 +1,12 @@
 """Can the frozen stage-1 decoder draw a diffraction-limited galaxy with the right flux?
 
 For the same 1,000 validation centrals (seed 4001) drawn with the Moffat and with the Airy
-0.17" PSF, fit the latent point to the *noiseless* central stamp with the deblender's
-training loss (pixel likelihood, with and without the flux term), starting from the shipped
-deblender's latent point, and measure the flux of the decoded image. A residual bias here
-is one no encoder can remove. The Moffat stamps are those of the aperture-noise set (the
-same galaxies as the Airy set, a third of the noise, which changes only the starting point).
+0.17" PSF, fit the latent point to the *noiseless* central stamp with the deblender's training
+loss (``debvader_euclid.models.losses.PixelGaussianNLL``: pixel likelihood, with and without
+the flux term), starting from the shipped deblender's latent point (ft12, session 19), and
+measure the flux of the decoded image. A residual bias here is one no encoder can remove. The
+Moffat stamps are those of the aperture-noise set (the same galaxies as the Airy set, a third
+of the noise, which changes only the starting point).
 
 Run from the repository root (``python reports/experiments/psf-readout/decoder_fit.py``);
 output in ``decoder_fit.txt``.
@@ -13,10 +14,12 @@ output in ``decoder_fit.txt``.
 
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 
 from data_generation.manifest import load_manifest
 from data_generation.tfrecords import read_numpy
 from debvader_euclid import Deblender
+from debvader_euclid.models.losses import PixelGaussianNLL
 from debvader_euclid.models.psf_modulation import psf_features
 from debvader_euclid.psf_descriptor import data_set_psf_images, psf_descriptor
 
@@ -28,7 +31,6 @@ sets = {
 model = Deblender.load("analytic")
 net = model.networks
 norm = net.normalizer
-sigma = net.config.likelihood_sigma
 for name, folder in sets.items():
     d = read_numpy(
         folder, fields=["blend_noisy", "central_noiseless", "central_mag_vis"], max_examples=N
@@ -40,15 +42,14 @@ for name, folder in sets.items():
     z0 = net.latent_distribution(d["blend_noisy"], feats).mean().numpy()
     y = tf.constant(norm.normalize(truth))
     for lam in (0.0, 1000.0):
+        # The deblender's training loss (pixel likelihood + lam r**2, symmetric residual),
+        # one value per stamp; summed so that each stamp's latent point gets its own gradient.
+        loss_fn = PixelGaussianNLL(net.config, flux_weight=lam, flux_residual="symmetric")
         z = tf.Variable(z0)
-        opt = tf.keras.optimizers.Adam(0.02)
+        opt = keras.optimizers.Adam(0.02)
         for _ in range(300):
             with tf.GradientTape() as tape:
-                mean = net.decoder(z, training=False)[..., 0]
-                nll = tf.reduce_sum((mean - y) ** 2, axis=[1, 2]) / (2 * sigma**2)
-                f_pred = tf.reduce_sum(norm.denormalize(mean), axis=[1, 2])
-                r = (f_true - f_pred) / tf.sqrt(f_true * tf.maximum(f_pred, 1e-9))
-                loss = tf.reduce_sum(nll + lam * r**2)
+                loss = tf.reduce_sum(loss_fn.call(y, net.decoder(z, training=False)))
             opt.apply_gradients([(tape.gradient(loss, z), z)])
         f_fit = (
             norm.denormalize(net.decoder(z, training=False)[..., 0].numpy()).reshape(N, -1).sum(1)
