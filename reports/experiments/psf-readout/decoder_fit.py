@@ -3,10 +3,12 @@
 For the same 1,000 validation centrals (seed 4001) drawn with the Moffat and with the Airy
 0.17" PSF, fit the latent point to the *noiseless* central stamp with the deblender's training
 loss (``debvader_euclid.models.losses.PixelGaussianNLL``: pixel likelihood, with and without
-the flux term), starting from the shipped deblender's latent point (ft12, session 19), and
-measure the flux of the decoded image. A residual bias here is one no encoder can remove. The
-Moffat stamps are those of the aperture-noise set (the same galaxies as the Airy set, a third
-of the noise, which changes only the starting point).
+the flux term), starting from the latent point of ``Deblender.load("analytic")``, and measure
+the flux of the decoded image. ``decoder_fit.txt`` was written with the deblender shipped in
+sessions 19-20 (``ft12``, ``trained_models/analytic/deblender`` at commit 3792b3f); since
+session 21 "analytic" is the second pass, so a re-run starts elsewhere. A residual bias here
+is one no encoder can remove. The Moffat stamps are those of the aperture-noise set (the same
+galaxies as the Airy set, a third of the noise, which changes only the starting point).
 
 Run from the repository root (``python reports/experiments/psf-readout/decoder_fit.py``);
 output in ``decoder_fit.txt``.
