@@ -59,7 +59,7 @@ retrain-analytic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step4 --data $(DATA)/blended-train-300k-s7 --out $(MODELS)/analytic/deblender-step5 --config configs/deblender-flux-finetune-noise-continue.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step5 --data $(DATA)/blended-train-300k-s9-bright-faint --out $(MODELS)/analytic/deblender-step6 --config configs/deblender-flux-finetune-noise-continue.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step6 --data $(DATA)/blended-train-375k-psf-input --out $(MODELS)/analytic/deblender-step7 --config configs/deblender-psf-input-finetune.json
-	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step7 --data $(DATA)/blended-train-375k-psf-input --out $(MODELS)/analytic/deblender --config configs/deblender-psf-input-finetune.json
+	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step7 --data $(DATA)/blended-train-375k-psf-input --out $(MODELS)/analytic/deblender --config configs/deblender-psf-input-finetune-flux-3000.json
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check --refine
