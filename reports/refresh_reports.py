@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import logging
 import subprocess
@@ -180,14 +179,18 @@ def ours_row(report_folder: Path) -> tuple[float, float, float] | None:
     path = report_folder / "metrics.csv"
     if not path.is_file():
         return None
-    for row in csv.DictReader(io.StringIO(path.read_text())):
-        if row["method"] == "ours" and row["flux_true"] == "stamp":
-            return tuple(100 * float(row[key]) for key in ("std", "bias", "sigma_mad"))
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["method"] == "ours" and row["flux_true"] == "stamp":
+                return tuple(100 * float(row[key]) for key in ("std", "bias", "sigma_mad"))
     return None
 
 
 def _format(row: tuple[float, float, float] | None) -> str:
-    return "-" if row is None else " / ".join(f"{value:+.2f}" for value in row)
+    if row is None:
+        return "-"
+    std, bias, sigma_mad = row
+    return f"{std:.2f} / {bias:+.2f} / {sigma_mad:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
