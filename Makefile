@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint test-slow bench docs clean retrain-analytic retrain-realistic test-sets model-checksums
+.PHONY: install demo test lint test-slow bench docs clean retrain-analytic retrain-realistic test-sets robustness-test-sets ship-analytic ship-analytic-check model-checksums
 
 $(INSTALLED): setup.cfg setup.py pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,56 @@ test-sets: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 5000 --seed 1002 --out $(DATA)/blended-test --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind isolated --morphology realistic --n-stamps 5000 --seed 1011 --out $(DATA)/realistic-isolated-test --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind blended --morphology realistic --n-stamps 5000 --seed 1012 --out $(DATA)/realistic-blended-test --workers 2
+
+# The blended test sets of reports/robustness/ (README.md there): seed 1002 (1012 realistic)
+# with one instrument setting changed. A complete folder is left as it is.
+ROBUST := $(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 5000 --workers 2
+robustness-test-sets: $(INSTALLED)
+	$(ROBUST) --seed 1002 --psf-model airy --out $(DATA)/robustness/blended-test-airy
+	$(ROBUST) --seed 1002 --psf-model kolmogorov-airy --psf-fwhm 0.17 --out $(DATA)/robustness/blended-test-kolmogorov-airy-0.17
+	$(ROBUST) --seed 1002 --psf-model kolmogorov-airy --psf-fwhm 0.22 --out $(DATA)/robustness/blended-test-kolmogorov-airy-0.22
+	$(ROBUST) --seed 1002 --psf-fwhm 0.15 --out $(DATA)/robustness/blended-test-fwhm-0.15
+	$(ROBUST) --seed 1002 --psf-fwhm 0.20 --out $(DATA)/robustness/blended-test-fwhm-0.20
+	$(ROBUST) --seed 1002 --noise-definition aperture --out $(DATA)/robustness/blended-test-aperture-noise
+	$(ROBUST) --seed 1002 --mag-limit 26.5 --out $(DATA)/robustness/blended-test-mag-limit-26.5
+	$(ROBUST) --seed 1012 --morphology realistic --noise-definition aperture --out $(DATA)/robustness/realistic-blended-test-aperture-noise
+	$(ROBUST) --seed 1012 --morphology realistic --mag-limit 26.5 --out $(DATA)/robustness/realistic-blended-test-mag-limit-26.5
+
+# Ship a deblender run as trained_models/analytic/deblender: `make ship-analytic RUN=runs/X`,
+# RUN a folder written by `train deblender` on the shipped VAE (its decoder.h5 must equal the
+# shipped one). Copies the run's files, recalibrates the flux errors on the validation blends
+# (shards 67-74 of data/blended-train), rewrites the checksums and the demo, re-runs every
+# report the replaced weights made (reports/refresh_reports.py: before/after table), the two
+# comparison tables and the CPU speed benchmark (BENCH_JSON). Test sets are made when missing.
+# Then read the table, update the docs and commit.
+SHIPPED := trained_models/analytic/deblender
+BENCH_JSON ?= reports/benchmarks/deblend_speed_cpu_$(notdir $(RUN)).json
+# The checks of ship-analytic, run before it touches anything (tests/test_make_ship.py).
+ship-analytic-check:
+	@test -n "$(RUN)" || { echo "make ship-analytic: name the run to ship: make ship-analytic RUN=runs/<folder written by train deblender>" >&2; exit 2; }
+	@for f in config.json decoder.h5 encoder.h5 history.csv provenance.json; do \
+	  test -f "$(RUN)/$$f" || { echo "make ship-analytic: $(RUN)/$$f is missing; RUN must be a folder written by 'debvader-euclid train deblender'" >&2; exit 2; }; \
+	done
+	@cmp -s "$(RUN)/decoder.h5" $(SHIPPED)/decoder.h5 || { echo "make ship-analytic: $(RUN)/decoder.h5 differs from $(SHIPPED)/decoder.h5: the run was not trained on the shipped VAE (train deblender --vae trained_models/analytic/vae)" >&2; exit 2; }
+	@test ! -e "$(BENCH_JSON)" || { echo "make ship-analytic: $(BENCH_JSON) exists; name another file with BENCH_JSON=..." >&2; exit 2; }
+
+ship-analytic: $(INSTALLED) ship-analytic-check
+	$(MAKE) test-sets robustness-test-sets DATA=data
+	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 75000 --seed 2 --out data/blended-train --workers 2
+	for f in config.json decoder.h5 encoder.h5 history.csv provenance.json; do \
+	  cp "$(RUN)/$$f" $(SHIPPED)/$$f.tmp && mv $(SHIPPED)/$$f.tmp $(SHIPPED)/$$f; \
+	done
+	rm -f $(SHIPPED)/flux_errors.json
+	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74
+	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74 --neighbours check
+	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74 --neighbours check --refine
+	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74 --neighbours check --refine --symmetrize
+	$(MAKE) model-checksums MODELS=trained_models
+	$(MAKE) demo
+	$(PY) reports/refresh_reports.py --model analytic
+	$(VENV)/bin/debvader-euclid compare reports/analytic/* reports/realistic/* reports/cross/*/* --out reports/cross_table.md --overwrite
+	$(VENV)/bin/debvader-euclid compare reports/robustness/*/* --out reports/robustness/table.md --overwrite
+	$(PY) benchmarks/deblend_speed.py --data data/blended-test --json $(BENCH_JSON)
 
 # SHA256SUMS of every shipped file of each model (checked by tests/test_shipped_models.py).
 model-checksums:
