@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint test-slow bench docs clean retrain-analytic retrain-realistic test-sets robustness-test-sets ship-analytic ship-analytic-check model-checksums
+.PHONY: install demo test lint test-slow bench docs clean retrain-analytic retrain-realistic test-sets robustness-test-sets calibrate-analytic ship-analytic ship-analytic-check model-checksums
 
 $(INSTALLED): setup.cfg setup.py pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,11 +60,16 @@ retrain-analytic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step5 --data $(DATA)/blended-train-300k-s9-bright-faint --out $(MODELS)/analytic/deblender-step6 --config configs/deblender-flux-finetune-noise-continue.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step6 --data $(DATA)/blended-train-375k-psf-input --out $(MODELS)/analytic/deblender-step7 --config configs/deblender-psf-input-finetune.json
 	$(VENV)/bin/debvader-euclid train deblender --vae $(MODELS)/analytic/vae --init-encoder $(MODELS)/analytic/deblender-step7 --data $(DATA)/blended-train-375k-psf-input --out $(MODELS)/analytic/deblender --config configs/deblender-psf-input-finetune-flux-3000.json
+	$(MAKE) calibrate-analytic MODELS=$(MODELS) DATA=$(DATA)
+	$(MAKE) model-checksums MODELS=$(MODELS)
+
+# The flux-error models of trained_models/analytic/deblender/flux_errors.json, one per set of
+# deblending options, fitted on the validation shards 67-74 of the seed-2 blends.
+calibrate-analytic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check --refine
 	$(VENV)/bin/debvader-euclid calibrate-errors --model $(MODELS)/analytic --data $(DATA)/blended-train --shards 67-74 --neighbours check --refine --symmetrize
-	$(MAKE) model-checksums MODELS=$(MODELS)
 
 retrain-realistic: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid generate --kind isolated --morphology realistic --n-stamps 75000 --seed 11 --out $(DATA)/realistic-isolated-train --workers 2
@@ -106,7 +111,7 @@ robustness-test-sets: $(INSTALLED)
 # comparison tables and the CPU speed benchmark (BENCH_JSON). Test sets are made when missing.
 # Then read the table, update the docs and commit.
 SHIPPED := trained_models/analytic/deblender
-BENCH_JSON ?= reports/benchmarks/deblend_speed_cpu_$(notdir $(RUN)).json
+BENCH_JSON ?= reports/benchmarks/deblend_speed_cpu_$(notdir $(patsubst %/,%,$(RUN))).json
 # The checks of ship-analytic, run before it touches anything (tests/test_make_ship.py).
 ship-analytic-check:
 	@test -n "$(RUN)" || { echo "make ship-analytic: name the run to ship: make ship-analytic RUN=runs/<folder written by train deblender>" >&2; exit 2; }
@@ -123,10 +128,7 @@ ship-analytic: $(INSTALLED) ship-analytic-check
 	  cp "$(RUN)/$$f" $(SHIPPED)/$$f.tmp && mv $(SHIPPED)/$$f.tmp $(SHIPPED)/$$f; \
 	done
 	rm -f $(SHIPPED)/flux_errors.json
-	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74
-	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74 --neighbours check
-	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74 --neighbours check --refine
-	$(VENV)/bin/debvader-euclid calibrate-errors --model trained_models/analytic --data data/blended-train --shards 67-74 --neighbours check --refine --symmetrize
+	$(MAKE) calibrate-analytic MODELS=trained_models DATA=data
 	$(MAKE) model-checksums MODELS=trained_models
 	$(MAKE) demo
 	$(PY) reports/refresh_reports.py --model analytic

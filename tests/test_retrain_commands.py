@@ -27,7 +27,12 @@ def _number_word(n: int) -> str:
 
 
 def makefile_commands(target: str) -> list[str]:
-    """The recipe of ``target`` with the Makefile's variables at their defaults."""
+    """The recipe of ``target`` with the Makefile's variables at their defaults.
+
+    ``$(MAKE) other ...`` is replaced by ``other``'s own commands when they are all
+    ``debvader-euclid`` commands (``calibrate-analytic``), and written ``make other``
+    otherwise (``model-checksums``, a shell loop).
+    """
     lines = (REPO / "Makefile").read_text().splitlines()
     start = lines.index(next(line for line in lines if line.startswith(f"{target}:")))
     commands = []
@@ -37,7 +42,13 @@ def makefile_commands(target: str) -> list[str]:
         command = line.strip()
         command = command.replace("$(VENV)/bin/", "").replace("$(DATA)", "data")
         command = command.replace("$(MODELS)", "trained_models")
-        command = re.sub(r"^\$\(MAKE\) (\S+) MODELS=trained_models$", r"make \1", command)
+        sub_make = re.match(r"^\$\(MAKE\) (\S+)", command)
+        if sub_make:
+            inner = makefile_commands(sub_make.group(1))
+            if all(c.startswith("debvader-euclid ") for c in inner):
+                commands.extend(inner)
+                continue
+            command = f"make {sub_make.group(1)}"
         commands.append(command)
     return commands
 
