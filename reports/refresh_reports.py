@@ -27,6 +27,15 @@ Usage (from the repository root, after copying the new weights and before commit
 
 It prints, for every re-run report, the std, median bias and sigma_MAD of the
 normalised flux residuals of the ``ours`` row (stamp flux) before and after.
+
+``predictions.csv`` is git-ignored, so ``git checkout -- reports`` (restoring the
+committed reports after a candidate failed its test-set gate) leaves the candidate's
+per-example tables beside the restored ``metrics.csv``. ``--stale-predictions`` lists
+every ``predictions.csv`` whose residuals do not reproduce the std and count of its
+report's ``ours`` stamp-flux row, and ``--stale-predictions --delete`` removes them
+(``evaluate`` with the command line in ``evaluation.json`` writes them again)::
+
+    python reports/refresh_reports.py --stale-predictions [--delete]
 """
 
 from __future__ import annotations
@@ -186,6 +195,55 @@ def ours_row(report_folder: Path) -> tuple[float, float, float] | None:
     return None
 
 
+def predictions_disagree(report_folder: Path) -> str | None:
+    """Why ``predictions.csv`` was not written with the report's ``metrics.csv``; else None.
+
+    The ``ours`` stamp-flux row of ``metrics.csv`` holds the std (population, ddof 0) of
+    the finite ``residual`` values of ``predictions.csv`` and their count ``n``; a table
+    written by another model or data set reproduces neither to 1e-9 (relative).
+
+    Parameters
+    ----------
+    report_folder : pathlib.Path
+        A report folder holding ``predictions.csv``.
+
+    Returns
+    -------
+    str or None
+        What differs, or None when the two agree (or ``metrics.csv`` has no ``ours`` row).
+    """
+    import numpy as np
+    import pandas as pd
+
+    path = report_folder / "metrics.csv"
+    if not path.is_file():
+        return "no metrics.csv beside it"
+    metrics = pd.read_csv(path)
+    ours = metrics[(metrics["method"] == "ours") & (metrics["flux_true"] == "stamp")]
+    if ours.empty:
+        return None
+    residual = pd.read_csv(report_folder / "predictions.csv", usecols=["residual"])["residual"]
+    finite = residual.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    expected_std, expected_n = float(ours["std"].iloc[0]), int(ours["n"].iloc[0])
+    if finite.size != expected_n:
+        return f"{finite.size} finite residuals, metrics.csv counts {expected_n}"
+    std = float(np.std(finite))
+    if not np.isclose(std, expected_std, rtol=1e-9, atol=0.0):
+        return f"residual std {100 * std:.4f} %, metrics.csv {100 * expected_std:.4f} %"
+    return None
+
+
+def find_stale_predictions(reports_dir: Path) -> list[tuple[Path, str]]:
+    """``(report folder, what differs)`` for every disagreeing ``predictions.csv``, sorted."""
+    stale = []
+    for path in sorted(reports_dir.rglob("predictions.csv")):
+        reason = predictions_disagree(path.parent)
+        if reason is not None:
+            stale.append((path.parent, reason))
+    return stale
+
+
 def _format(row: tuple[float, float, float] | None) -> str:
     if row is None:
         return "-"
@@ -195,14 +253,37 @@ def _format(row: tuple[float, float, float] | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="shipped model name, e.g. analytic")
+    parser.add_argument("--model", help="shipped model name, e.g. analytic")
     parser.add_argument(
         "--previous", default="HEAD", help="git revision holding the replaced weights"
     )
     parser.add_argument("--reports", default="reports", help="folder searched for reports")
     parser.add_argument("--dry-run", action="store_true", help="list the commands only")
+    parser.add_argument(
+        "--stale-predictions",
+        action="store_true",
+        help="list the predictions.csv that disagree with their report's metrics.csv",
+    )
+    parser.add_argument(
+        "--delete", action="store_true", help="with --stale-predictions: remove them"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.delete and not args.stale_predictions:
+        parser.error("--delete only applies to --stale-predictions")
+    if args.stale_predictions:
+        if args.model or args.dry_run:
+            parser.error("--stale-predictions takes neither --model nor --dry-run")
+        stale_tables = find_stale_predictions(REPO / args.reports)
+        for folder, reason in stale_tables:
+            log.info("%s: %s", folder / "predictions.csv", reason)
+            if args.delete:
+                (folder / "predictions.csv").unlink()
+        verb = "removed" if args.delete else "found"
+        log.info("%s %d stale predictions.csv", verb, len(stale_tables))
+        return 0
+    if not args.model:
+        parser.error("--model is required (or --stale-predictions)")
 
     model_dir = REPO / "trained_models" / args.model
     if not model_dir.is_dir():

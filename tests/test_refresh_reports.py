@@ -74,3 +74,69 @@ def test_parse_sha256sums_drops_the_leading_dot():
         "deblender/encoder.h5": "aa",
         "vae/config.json": "bb",
     }
+
+
+def _metrics_and_predictions(folder: Path, residuals, metrics_residuals=None) -> None:
+    """A report folder whose metrics.csv ``ours`` row holds the std and count of
+    ``metrics_residuals`` (default: the same residuals as predictions.csv)."""
+    import numpy as np
+    import pandas as pd
+
+    folder.mkdir(parents=True)
+    residuals = np.asarray(residuals, dtype=float)
+    source = residuals if metrics_residuals is None else np.asarray(metrics_residuals, float)
+    finite = source[np.isfinite(source)]
+    rows = [
+        {"method": "ours", "flux_true": "stamp", "std": np.std(finite), "n": finite.size},
+        {"method": "ours", "flux_true": "catalogue", "std": 9.0, "n": 1},
+    ]
+    pd.DataFrame(rows).to_csv(folder / "metrics.csv", index=False)
+    pd.DataFrame({"index": range(residuals.size), "residual": residuals}).to_csv(
+        folder / "predictions.csv", index=False
+    )
+
+
+def test_predictions_of_another_model_are_found_and_only_they_are_deleted(tmp_path):
+    reports = tmp_path / "reports"
+    rng = __import__("numpy").random.default_rng(3)
+    residuals = rng.normal(0.0, 0.12, 500)
+    _metrics_and_predictions(reports / "agrees", residuals)
+    _metrics_and_predictions(reports / "with-nan", [*residuals, float("nan")])
+    other = residuals.copy()
+    other[7] += 1e-4  # one galaxy predicted differently: the std moves by ~1e-7 (relative)
+    _metrics_and_predictions(reports / "other-model", other, metrics_residuals=residuals)
+    _metrics_and_predictions(reports / "other-count", residuals[:-1], metrics_residuals=residuals)
+
+    stale = refresh_reports.find_stale_predictions(reports)
+
+    assert [folder.name for folder, _ in stale] == ["other-count", "other-model"]
+    assert "499 finite residuals, metrics.csv counts 500" in stale[0][1]
+    assert "residual std" in stale[1][1]
+
+    assert refresh_reports.main(["--stale-predictions", "--reports", str(reports)]) == 0
+    assert (reports / "other-model" / "predictions.csv").is_file()  # listing deletes nothing
+    assert refresh_reports.main(["--stale-predictions", "--delete", "--reports", str(reports)]) == 0
+    assert not (reports / "other-model" / "predictions.csv").exists()
+    assert not (reports / "other-count" / "predictions.csv").exists()
+    assert (reports / "agrees" / "predictions.csv").is_file()
+    assert (reports / "with-nan" / "predictions.csv").is_file()
+    assert (reports / "other-model" / "metrics.csv").is_file()
+
+
+def test_delete_without_stale_predictions_is_refused(tmp_path):
+    with pytest.raises(SystemExit):
+        refresh_reports.main(["--delete", "--reports", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        refresh_reports.main([])  # neither --model nor --stale-predictions
+
+
+def test_a_real_report_agrees_with_its_predictions(trained_deblender, blended_data, tmp_path):
+    from debvader_euclid.evaluation.report import evaluate
+
+    out = tmp_path / "report"
+    evaluate(str(trained_deblender), blended_data, out, max_examples=60, n_panels=0)
+    assert refresh_reports.predictions_disagree(out) is None
+    predictions = __import__("pandas").read_csv(out / "predictions.csv")
+    predictions.loc[0, "residual"] += 0.01
+    predictions.to_csv(out / "predictions.csv", index=False)
+    assert "residual std" in refresh_reports.predictions_disagree(out)
