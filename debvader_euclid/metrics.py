@@ -388,6 +388,32 @@ def _check_edges(bins: Sequence[float] | np.ndarray) -> np.ndarray:
     return edges
 
 
+def median_standard_error(sigma_mad: float, n: int) -> float:
+    """Standard error of the median of ``n`` residuals of robust scatter ``sigma_mad``.
+
+    ``sqrt(pi / 2) * sigma_mad / sqrt(n)``: the asymptotic standard error of the
+    median of a Gaussian sample (about 1.25 times that of the mean), with the scatter
+    measured by ``sigma_mad`` so that a few catastrophic residuals do not inflate it.
+    Use it to read a bin's median bias: a bin of 9 galaxies with ``sigma_mad`` = 2.7 %
+    knows its bias to about 1.1 %.
+
+    Parameters
+    ----------
+    sigma_mad : float
+        ``1.4826 * MAD`` of the residuals (dimensionless, like them).
+    n : int
+        Number of finite residuals.
+
+    Returns
+    -------
+    float
+        The standard error (same units as ``sigma_mad``); NaN when ``n < 2``.
+    """
+    if n < 2 or not math.isfinite(sigma_mad):
+        return math.nan
+    return math.sqrt(math.pi / 2.0) * sigma_mad / math.sqrt(n)
+
+
 def per_magnitude_bins(
     mag: np.ndarray,
     residuals: np.ndarray,
@@ -420,8 +446,11 @@ def per_magnitude_bins(
     pandas.DataFrame
         One row per bin (empty bins included, with ``n = 0`` and NaN statistics):
         ``mag_lo``, ``mag_hi``, ``n``, ``n_nonfinite``, ``bias`` (median residual;
-        positive = underestimated), ``mean``, ``std`` (``ddof=0``), ``sigma_mad``,
-        ``fraction_catastrophic`` and, with ``noise_floor``, the two columns above.
+        positive = underestimated), ``bias_err`` (standard error of that median,
+        ``sqrt(pi / 2) * sigma_mad / sqrt(n)``: exact for a Gaussian core in the limit
+        of large ``n``; NaN below 2 galaxies), ``mean``, ``std`` (``ddof=0``),
+        ``sigma_mad``, ``fraction_catastrophic`` and, with ``noise_floor``, the two
+        columns above. All dimensionless, like the residuals.
     """
     m = np.asarray(mag, dtype=np.float64).ravel()
     r = np.asarray(residuals, dtype=np.float64).ravel()
@@ -446,6 +475,7 @@ def per_magnitude_bins(
             "n": stats["n"],
             "n_nonfinite": stats["n_nonfinite"],
             "bias": stats["median"],
+            "bias_err": median_standard_error(stats["sigma_mad"], stats["n"]),
             "mean": stats["mean"],
             "std": stats["std"],
             "sigma_mad": stats["sigma_mad"],

@@ -116,14 +116,34 @@ def largest_bin_bias(folder: Path) -> float:
     path = folder / "per_magnitude.csv"
     if not path.is_file():
         return float("nan")
-    bins = pd.read_csv(path)
+    row = largest_bias_bin(pd.read_csv(path))
+    return float("nan") if row is None else float(row["bias"])
+
+
+def largest_bias_bin(per_magnitude: pd.DataFrame) -> pd.Series | None:
+    """The row of the bin brighter than VIS 25 whose median bias is largest in size.
+
+    Parameters
+    ----------
+    per_magnitude : pandas.DataFrame
+        The content of a report's ``per_magnitude.csv`` (only the ``method == "ours"``
+        rows are read when there is a ``method`` column).
+
+    Returns
+    -------
+    pandas.Series or None
+        That bin's row (``mag_lo``, ``mag_hi``, ``n``, ``bias``, ...); None when no bin
+        ending at or before :data:`BIN_BIAS_MAG_LIMIT` holds :data:`BIN_BIAS_MIN_N`
+        galaxies.
+    """
+    bins = per_magnitude
     if "method" in bins:
         bins = bins[bins["method"] == "ours"]
     bins = bins[(bins["mag_hi"] <= BIN_BIAS_MAG_LIMIT) & (bins["n"] >= BIN_BIAS_MIN_N)]
     bins = bins.dropna(subset=["bias"])
     if bins.empty:
-        return float("nan")
-    return float(bins["bias"].loc[bins["bias"].abs().idxmax()])
+        return None
+    return bins.loc[bins["bias"].abs().idxmax()]
 
 
 def compare_reports(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:

@@ -76,6 +76,11 @@ import pandas as pd
 
 from data_generation.io_utils import atomic_path, check_output_folder, write_json_atomic
 from data_generation.manifest import Manifest, load_manifest, manifest_sha256, utc_now
+from debvader_euclid.evaluation.compare import (
+    BIN_BIAS_MAG_LIMIT,
+    BIN_BIAS_MIN_N,
+    largest_bias_bin,
+)
 from debvader_euclid.evaluation.predictors import (
     INPUT_FIELD,
     TARGET_FIELD,
@@ -973,7 +978,13 @@ _METRIC_FORMATS = {
 }
 
 
-_BIN_FORMATS = {"mag_lo": "{:.2f}", "mag_hi": "{:.2f}", "bias": "{:+.4f}", "mean": "{:+.4f}"}
+_BIN_FORMATS = {
+    "mag_lo": "{:.2f}",
+    "mag_hi": "{:.2f}",
+    "bias": "{:+.4f}",
+    "bias_err": "{:.4f}",
+    "mean": "{:+.4f}",
+}
 
 
 def _instrument_words(instrument: Mapping[str, Any] | None) -> str:
@@ -1021,7 +1032,8 @@ def _pixel_errors_markdown(pixel_errors: pd.DataFrame) -> str:
 def _per_magnitude_markdown(per_mag: pd.DataFrame) -> str:
     lines = [
         "# Flux residuals per bin of true VIS magnitude\n",
-        "Bins [lo, hi) in AB mag; noise_floor_median = median of sigma_pix / "
+        "Bins [lo, hi) in AB mag; bias = median residual, bias_err = its standard "
+        "error sqrt(pi/2) sigma_mad / sqrt(n); noise_floor_median = median of sigma_pix / "
         "sqrt(sum c^2) in the bin; sigma_mad_over_floor = sigma_mad / that floor.",
         f"Galaxies outside all bins: {per_mag.attrs.get('n_outside', 0)}.\n",
     ]
@@ -1224,6 +1236,15 @@ def report_markdown(
             f"{np.nanmax(bins['sigma_mad_over_floor']):.2f} over the populated bins "
             "(a biased method can beat the floor in scatter: read it with the bias).",
         ]
+    largest = largest_bias_bin(per_mag)
+    if largest is not None:
+        error = largest.get("bias_err", math.nan)
+        lines.append(
+            f"Largest median bias among the bins brighter than VIS {BIN_BIAS_MAG_LIMIT:g} with "
+            f"at least {BIN_BIAS_MIN_N} galaxies: {_pct(largest['bias'], True)} "
+            f"± {_pct(error)} (its standard error, `bias_err`) in "
+            f"{largest['mag_lo']:.1f}-{largest['mag_hi']:.1f} mag (n = {int(largest['n'])})."
+        )
     if counts.get("outside_magnitude_bins"):
         lines.append(
             f"{counts['outside_magnitude_bins']} galaxies lie outside the magnitude bins "
@@ -1233,7 +1254,16 @@ def report_markdown(
     ours_bins = ours_bins[ours_bins["n"] + ours_bins["n_nonfinite"] > 0]
     columns = [
         c
-        for c in ("mag_lo", "mag_hi", "n", "bias", "std", "sigma_mad", "noise_floor_median")
+        for c in (
+            "mag_lo",
+            "mag_hi",
+            "n",
+            "bias",
+            "bias_err",
+            "std",
+            "sigma_mad",
+            "noise_floor_median",
+        )
         if c in ours_bins
     ]
     lines += [

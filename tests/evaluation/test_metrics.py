@@ -13,6 +13,7 @@ from debvader_euclid.metrics import (
     PAPER_TABLE1,
     ellipticity_hsm,
     half_light_radius_arcsec,
+    median_standard_error,
     noise_floor_fractional,
     normalised_flux_residual,
     per_magnitude_bins,
@@ -190,6 +191,32 @@ def test_per_magnitude_bins_noise_floor_ratio():
     assert table["noise_floor_median"].iloc[0] == pytest.approx(0.01)
     assert table["sigma_mad_over_floor"].iloc[0] == pytest.approx(2.0, rel=0.05)
     assert np.isnan(table["sigma_mad_over_floor"].iloc[1])
+
+
+def test_bin_bias_error_matches_the_scatter_of_medians_over_repeated_samples():
+    """bias_err is the standard error of the bin's median: 1.25 sigma / sqrt(n) (Gaussian)."""
+    rng = np.random.default_rng(7)
+    n, trials, sigma = 25, 4000, 0.03
+    medians, errors = [], []
+    for _ in range(trials):
+        r = rng.normal(0.01, sigma, n)
+        row = per_magnitude_bins(np.full(n, 18.2), r, bins=[18.0, 18.5]).iloc[0]
+        medians.append(row["bias"])
+        errors.append(row["bias_err"])
+    assert np.std(medians) == pytest.approx(np.mean(errors), rel=0.08)
+    assert np.mean(errors) == pytest.approx(np.sqrt(np.pi / 2) * sigma / np.sqrt(n), rel=0.08)
+    # not the standard error of the mean, which is 1.25 times smaller
+    assert np.std(medians) > 1.15 * sigma / np.sqrt(n)
+
+
+def test_bin_bias_error_needs_two_galaxies():
+    assert np.isnan(median_standard_error(0.02, 1))
+    assert np.isnan(median_standard_error(float("nan"), 10))
+    assert median_standard_error(0.03, 9) == pytest.approx(np.sqrt(np.pi / 2) * 0.01)
+    table = per_magnitude_bins(np.array([18.1, 19.1, 19.2]), np.array([0.1, 0.0, 0.2]))
+    assert np.isnan(table["bias_err"].iloc[0])  # one galaxy
+    assert np.isnan(table["bias_err"].iloc[1])  # empty bin
+    assert table["bias_err"].iloc[2] > 0
 
 
 def test_running_statistic_bins_and_min_count():

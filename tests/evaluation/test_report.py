@@ -137,6 +137,16 @@ def test_blended_report_end_to_end(trained_deblender, blended_data, tmp_path):
     bad = int((table["residual"].abs() > 1).sum())
     assert f"The flagged stamps hold {int(worst.sum())} of the {bad} with |r| > 1 and" in report
     assert f"(n = {n_detected})" in (out / "metrics.md").read_text()
+    bins = read_csv(out / "per_magnitude.csv")
+    bins = bins[(bins["method"] == "ours") & (bins["mag_hi"] <= 25.0) & (bins["n"] >= 5)]
+    largest = bins.loc[bins["bias"].abs().idxmax()]  # the tiny set fills such bins
+    expected_error = np.sqrt(np.pi / 2) * largest["sigma_mad"] / np.sqrt(largest["n"])
+    assert largest["bias_err"] == pytest.approx(expected_error)
+    assert (
+        f"{100 * largest['bias']:+.2f}% ± {100 * expected_error:.2f}% (its standard error, "
+        f"`bias_err`) in {largest['mag_lo']:.1f}-{largest['mag_hi']:.1f} mag "
+        f"(n = {int(largest['n'])})." in report
+    )
 
     # The predictions are the deblender's on blend_noisy; the floor is the stamp floor.
     data = read_numpy(blended_data, max_examples=120)
