@@ -86,6 +86,7 @@ retrain-realistic: $(INSTALLED)
 test-sets: $(INSTALLED)
 	$(VENV)/bin/debvader-euclid generate --kind isolated --n-stamps 5000 --seed 1001 --out $(DATA)/isolated-test --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 5000 --seed 1002 --out $(DATA)/blended-test --workers 2
+	$(VENV)/bin/debvader-euclid generate --kind blended --n-stamps 5000 --seed 1003 --mag-range 18 21 --out $(DATA)/blended-test-bright --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind isolated --morphology realistic --n-stamps 5000 --seed 1011 --out $(DATA)/realistic-isolated-test --workers 2
 	$(VENV)/bin/debvader-euclid generate --kind blended --morphology realistic --n-stamps 5000 --seed 1012 --out $(DATA)/realistic-blended-test --workers 2
 
