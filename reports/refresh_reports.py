@@ -183,24 +183,33 @@ def check_data(report: StaleReport) -> str | None:
     return None
 
 
-def ours_row(report_folder: Path) -> tuple[float, float, float] | None:
-    """(std, median bias, sigma_MAD) of the ``ours`` stamp-flux row, in %; None if absent."""
+def _ours_stamp_row(report_folder: Path) -> dict[str, str] | None:
+    """The ``ours`` stamp-flux row of ``metrics.csv`` as read; None if absent."""
     path = report_folder / "metrics.csv"
     if not path.is_file():
         return None
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
             if row["method"] == "ours" and row["flux_true"] == "stamp":
-                return tuple(100 * float(row[key]) for key in ("std", "bias", "sigma_mad"))
+                return row
     return None
+
+
+def ours_row(report_folder: Path) -> tuple[float, float, float] | None:
+    """(std, median bias, sigma_MAD) of the ``ours`` stamp-flux row, in %; None if absent."""
+    row = _ours_stamp_row(report_folder)
+    if row is None:
+        return None
+    return tuple(100 * float(row[key]) for key in ("std", "bias", "sigma_mad"))
 
 
 def predictions_disagree(report_folder: Path) -> str | None:
     """Why ``predictions.csv`` was not written with the report's ``metrics.csv``; else None.
 
-    The ``ours`` stamp-flux row of ``metrics.csv`` holds the std (population, ddof 0) of
-    the finite ``residual`` values of ``predictions.csv`` and their count ``n``; a table
-    written by another model or data set reproduces neither to 1e-9 (relative).
+    The ``ours`` stamp-flux row of ``metrics.csv`` holds
+    :func:`debvader_euclid.metrics.summary_statistics` of the ``residual`` column of
+    ``predictions.csv``; a table written by another model or data set reproduces
+    neither its count ``n`` nor its std (to 1e-9, relative).
 
     Parameters
     ----------
@@ -212,25 +221,24 @@ def predictions_disagree(report_folder: Path) -> str | None:
     str or None
         What differs, or None when the two agree (or ``metrics.csv`` has no ``ours`` row).
     """
-    import numpy as np
+    import math
+
     import pandas as pd
 
-    path = report_folder / "metrics.csv"
-    if not path.is_file():
+    from debvader_euclid.metrics import summary_statistics
+
+    if not (report_folder / "metrics.csv").is_file():
         return "no metrics.csv beside it"
-    metrics = pd.read_csv(path)
-    ours = metrics[(metrics["method"] == "ours") & (metrics["flux_true"] == "stamp")]
-    if ours.empty:
+    row = _ours_stamp_row(report_folder)
+    if row is None:
         return None
     residual = pd.read_csv(report_folder / "predictions.csv", usecols=["residual"])["residual"]
-    finite = residual.to_numpy(dtype=float)
-    finite = finite[np.isfinite(finite)]
-    expected_std, expected_n = float(ours["std"].iloc[0]), int(ours["n"].iloc[0])
-    if finite.size != expected_n:
-        return f"{finite.size} finite residuals, metrics.csv counts {expected_n}"
-    std = float(np.std(finite))
-    if not np.isclose(std, expected_std, rtol=1e-9, atol=0.0):
-        return f"residual std {100 * std:.4f} %, metrics.csv {100 * expected_std:.4f} %"
+    stats = summary_statistics(residual.to_numpy(dtype=float))
+    expected_std, expected_n = float(row["std"]), int(row["n"])
+    if stats["n"] != expected_n:
+        return f"{stats['n']} finite residuals, metrics.csv counts {expected_n}"
+    if not math.isclose(stats["std"], expected_std, rel_tol=1e-9):
+        return f"residual std {100 * stats['std']:.4f} %, metrics.csv {100 * expected_std:.4f} %"
     return None
 
 

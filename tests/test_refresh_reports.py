@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 _PATH = Path(__file__).resolve().parent.parent / "reports" / "refresh_reports.py"
@@ -79,9 +81,6 @@ def test_parse_sha256sums_drops_the_leading_dot():
 def _metrics_and_predictions(folder: Path, residuals, metrics_residuals=None) -> None:
     """A report folder whose metrics.csv ``ours`` row holds the std and count of
     ``metrics_residuals`` (default: the same residuals as predictions.csv)."""
-    import numpy as np
-    import pandas as pd
-
     folder.mkdir(parents=True)
     residuals = np.asarray(residuals, dtype=float)
     source = residuals if metrics_residuals is None else np.asarray(metrics_residuals, float)
@@ -98,7 +97,7 @@ def _metrics_and_predictions(folder: Path, residuals, metrics_residuals=None) ->
 
 def test_predictions_of_another_model_are_found_and_only_they_are_deleted(tmp_path):
     reports = tmp_path / "reports"
-    rng = __import__("numpy").random.default_rng(3)
+    rng = np.random.default_rng(3)
     residuals = rng.normal(0.0, 0.12, 500)
     _metrics_and_predictions(reports / "agrees", residuals)
     _metrics_and_predictions(reports / "with-nan", [*residuals, float("nan")])
@@ -136,7 +135,7 @@ def test_a_real_report_agrees_with_its_predictions(trained_deblender, blended_da
     out = tmp_path / "report"
     evaluate(str(trained_deblender), blended_data, out, max_examples=60, n_panels=0)
     assert refresh_reports.predictions_disagree(out) is None
-    predictions = __import__("pandas").read_csv(out / "predictions.csv")
+    predictions = pd.read_csv(out / "predictions.csv")
     predictions.loc[0, "residual"] += 0.01
     predictions.to_csv(out / "predictions.csv", index=False)
     assert "residual std" in refresh_reports.predictions_disagree(out)

@@ -1238,11 +1238,10 @@ def report_markdown(
         ]
     largest = largest_bias_bin(per_mag)
     if largest is not None:
-        error = largest.get("bias_err", math.nan)
         lines.append(
             f"Largest median bias among the bins brighter than VIS {BIN_BIAS_MAG_LIMIT:g} with "
             f"at least {BIN_BIAS_MIN_N} galaxies: {_pct(largest['bias'], True)} "
-            f"± {_pct(error)} (its standard error, `bias_err`) in "
+            f"± {_pct(largest['bias_err'])} (its standard error, `bias_err`) in "
             f"{largest['mag_lo']:.1f}-{largest['mag_hi']:.1f} mag (n = {int(largest['n'])})."
         )
     if counts.get("outside_magnitude_bins"):
